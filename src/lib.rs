@@ -1,0 +1,21 @@
+//! # hark
+//!
+//! Offline speech recognition and spoken-term search, written to be read:
+//!
+//! ```text
+//! WAV ──audio──▶ samples f32 mono 16 kHz ──features──▶ frames [frames, feat_dim]
+//!     ──acoustic model (LSTM/GRU)──▶ log-posteriors [frames, num_tokens]   (the seam)
+//!     ──decoder (CTC greedy / prefix beam + LM / hybrid HMM-Viterbi)──▶ words + times
+//! ```
+//!
+//! Decoders see only a log-posterior matrix, so posteriors made anywhere can be
+//! decoded and benchmarked. Rows are frames throughout.
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod fsio;
+pub mod manifest;
+pub mod phones;
+pub mod rng;
+
+pub use error::{Error, Result};

@@ -1,0 +1,4 @@
+//! hark's integration tests: one binary (fast to link on a 2-core CI).
+
+mod cli;
+mod util;
