@@ -16,6 +16,7 @@ pub mod error;
 pub mod fsio;
 pub mod manifest;
 pub mod phones;
+pub mod qbe;
 pub mod rng;
 
 pub use error::{Error, Result};

@@ -1,0 +1,585 @@
+//! The search index: one fixed-size vector per candidate segment of each recording.
+//!
+//! File layout (all integers little-endian), version 1:
+//!
+//! ```text
+//! offset  size          field
+//! 0       8             magic  b"HARKIDX\0"
+//! 8       4             format version (u32) = 1
+//! 12      4             dim (u32)
+//! 16      8             num_files (u64)
+//! 24      8             num_vectors (u64)
+//! 32      8             file-table length in bytes (u64)
+//! 40      ...           file table: per file, u32 byte length + UTF-8 path
+//! ...     12*num_vec    entries: per vector, u32 file id, f32 start_s, f32 end_s
+//! ...     pad to 4      zero bytes so the vectors are 4-byte aligned in the file
+//! ...     4*dim*num_vec vectors, f32, unit L2 norm
+//! end-8   8             FNV-1a 64 checksum of every byte before it
+//! ```
+//!
+//! Reading memory-maps the file and checks sizes and the checksum before any
+//! vector is touched, so a truncated or corrupted index is a clear error, never a
+//! panic or a wrong answer. Writing goes through a temporary file and a rename, so an
+//! interrupted `hark index` leaves the previous index intact.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+const MAGIC: &[u8; 8] = b"HARKIDX\0";
+/// Index format version written and read by this build.
+pub const INDEX_VERSION: u32 = 1;
+const HEADER_LEN: usize = 40;
+
+/// One indexed segment: which file and which time span.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Entry {
+    /// Index into the file table.
+    pub file_id: u32,
+    /// Segment start, seconds.
+    pub start_s: f32,
+    /// Segment end, seconds.
+    pub end_s: f32,
+}
+
+/// A search hit, best first in result lists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// The recording.
+    pub file: String,
+    /// Start of the matching span, seconds.
+    pub start_s: f32,
+    /// End of the matching span, seconds.
+    pub end_s: f32,
+    /// Cosine similarity (higher is better).
+    pub score: f32,
+}
+
+/// Where an index's vectors live: owned (being built) or memory-mapped (loaded).
+#[derive(Debug)]
+enum Storage {
+    Owned(Vec<f32>),
+    Mapped {
+        map: memmap2::Mmap,
+        /// Byte offset of the vectors inside the map (4-byte aligned).
+        offset: usize,
+    },
+    /// Mapped, but not usable in place (unaligned or big-endian host): decoded copy.
+    Copied(Vec<f32>),
+}
+
+/// An in-memory or memory-mapped search index.
+#[derive(Debug)]
+pub struct Index {
+    dim: usize,
+    files: Vec<String>,
+    entries: Vec<Entry>,
+    storage: Storage,
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+impl Index {
+    /// An empty index of vectors of size `dim`.
+    pub fn new(dim: usize) -> Result<Self> {
+        if dim == 0 {
+            return Err(Error::Config("index vector dimension must be > 0".into()));
+        }
+        Ok(Index {
+            dim,
+            files: Vec::new(),
+            entries: Vec::new(),
+            storage: Storage::Owned(Vec::new()),
+        })
+    }
+
+    /// Vector dimension.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Number of indexed segments.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the index holds no segment.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The recordings in the index.
+    pub fn files(&self) -> &[String] {
+        &self.files
+    }
+
+    /// The segment entries, in vector order.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// All vectors, row-major `[len, dim]`.
+    pub fn vectors(&self) -> &[f32] {
+        match &self.storage {
+            Storage::Owned(v) | Storage::Copied(v) => v,
+            Storage::Mapped { map, offset } => {
+                let bytes = &map[*offset..*offset + self.entries.len() * self.dim * 4];
+                // SAFETY: every bit pattern is a valid f32; `load` checked that this
+                // range is 4-byte aligned (empty prefix) on a little-endian host.
+                let (pre, floats, _) = unsafe { bytes.align_to::<f32>() };
+                debug_assert!(pre.is_empty());
+                floats
+            }
+        }
+    }
+
+    fn make_owned(&mut self) {
+        if let Storage::Mapped { .. } = self.storage {
+            let v = self.vectors().to_vec();
+            self.storage = Storage::Owned(v);
+        }
+        if let Storage::Copied(v) = &mut self.storage {
+            let v = std::mem::take(v);
+            self.storage = Storage::Owned(v);
+        }
+    }
+
+    /// Whether `file` is already indexed.
+    pub fn contains_file(&self, file: &str) -> bool {
+        self.files.iter().any(|f| f == file)
+    }
+
+    /// Adds the segments of one recording. Vectors are L2-normalised on the way in;
+    /// `vectors` is `[spans.len(), dim]` row-major. A file already present is
+    /// replaced.
+    pub fn add_file(&mut self, file: &str, spans: &[(f32, f32)], vectors: &[f32]) -> Result<()> {
+        if vectors.len() != spans.len() * self.dim {
+            return Err(Error::dim(
+                "Index::add_file",
+                format!("{} floats", spans.len() * self.dim),
+                vectors.len(),
+            ));
+        }
+        if vectors.iter().any(|v| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                op: format!("segment vectors of {file}"),
+            });
+        }
+        self.remove_file(file);
+        self.make_owned();
+        let file_id = self.files.len() as u32;
+        self.files.push(file.to_string());
+        let Storage::Owned(store) = &mut self.storage else {
+            unreachable!("make_owned leaves owned storage")
+        };
+        for (i, &(start_s, end_s)) in spans.iter().enumerate() {
+            let v = &vectors[i * self.dim..(i + 1) * self.dim];
+            let norm = v
+                .iter()
+                .map(|&x| (x as f64) * (x as f64))
+                .sum::<f64>()
+                .sqrt();
+            let inv = if norm > 0.0 { (1.0 / norm) as f32 } else { 0.0 };
+            store.extend(v.iter().map(|&x| x * inv));
+            self.entries.push(Entry {
+                file_id,
+                start_s,
+                end_s,
+            });
+        }
+        Ok(())
+    }
+
+    /// Removes a recording and its segments (no-op when absent).
+    pub fn remove_file(&mut self, file: &str) {
+        let Some(fid) = self.files.iter().position(|f| f == file) else {
+            return;
+        };
+        self.make_owned();
+        let dim = self.dim;
+        let Storage::Owned(store) = &mut self.storage else {
+            unreachable!("make_owned leaves owned storage")
+        };
+        let mut new_store = Vec::with_capacity(store.len());
+        let mut new_entries = Vec::with_capacity(self.entries.len());
+        for (i, e) in self.entries.iter().enumerate() {
+            if e.file_id as usize == fid {
+                continue;
+            }
+            let mut e = *e;
+            if e.file_id as usize > fid {
+                e.file_id -= 1;
+            }
+            new_entries.push(e);
+            new_store.extend_from_slice(&store[i * dim..(i + 1) * dim]);
+        }
+        *store = new_store;
+        self.entries = new_entries;
+        self.files.remove(fid);
+    }
+
+    /// Serialises the index (format described in the module docs).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut table = Vec::new();
+        for f in &self.files {
+            table.extend_from_slice(&(f.len() as u32).to_le_bytes());
+            table.extend_from_slice(f.as_bytes());
+        }
+        let mut out = Vec::with_capacity(HEADER_LEN + table.len() + self.vectors().len() * 4 + 64);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&INDEX_VERSION.to_le_bytes());
+        out.extend_from_slice(&(self.dim as u32).to_le_bytes());
+        out.extend_from_slice(&(self.files.len() as u64).to_le_bytes());
+        out.extend_from_slice(&(self.entries.len() as u64).to_le_bytes());
+        out.extend_from_slice(&(table.len() as u64).to_le_bytes());
+        out.extend_from_slice(&table);
+        for e in &self.entries {
+            out.extend_from_slice(&e.file_id.to_le_bytes());
+            out.extend_from_slice(&e.start_s.to_le_bytes());
+            out.extend_from_slice(&e.end_s.to_le_bytes());
+        }
+        while out.len() % 4 != 0 {
+            out.push(0);
+        }
+        for v in self.vectors() {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        let sum = fnv1a(&out);
+        out.extend_from_slice(&sum.to_le_bytes());
+        out
+    }
+
+    /// Writes the index to `path` atomically (temporary file + rename).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        crate::fsio::write_atomic(path, &self.to_bytes())
+    }
+
+    /// Memory-maps and validates an index file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let bad = |msg: String| Error::Index {
+            path: PathBuf::from(path),
+            msg,
+        };
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, "opening", e))?;
+        // SAFETY: the map is read-only; hark never writes index files in place (writes
+        // go to a temporary file that is renamed), so the mapped bytes do not change
+        // under us unless another program truncates the file, as with any mmap reader.
+        let map =
+            unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, "mapping", e))?;
+        let b: &[u8] = &map;
+        if b.len() < HEADER_LEN + 8 || &b[..8] != MAGIC {
+            return Err(bad("not a hark index (bad magic or too short)".into()));
+        }
+        let u32_at = |o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
+        let u64_at = |o: usize| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&b[o..o + 8]);
+            u64::from_le_bytes(a)
+        };
+        let version = u32_at(8);
+        if version != INDEX_VERSION {
+            return Err(bad(format!(
+                "index format version {version} is not supported (this hark reads {INDEX_VERSION}); rebuild it with `hark index`"
+            )));
+        }
+        let dim = u32_at(12) as usize;
+        let num_files = u64_at(16);
+        let num_vectors = u64_at(24);
+        let table_len = u64_at(32);
+        let body_len = (b.len() - 8) as u64;
+        let stored_sum = u64_at(b.len() - 8);
+        if fnv1a(&b[..b.len() - 8]) != stored_sum {
+            return Err(bad(
+                "checksum mismatch: the index is corrupted or truncated".into(),
+            ));
+        }
+        if dim == 0 {
+            return Err(bad("vector dimension is 0".into()));
+        }
+        // All sizes in u64 with checked arithmetic: a hostile header cannot overflow.
+        let size_err = || bad("sizes in the header do not match the file length".into());
+        let entries_off = (HEADER_LEN as u64)
+            .checked_add(table_len)
+            .ok_or_else(size_err)?;
+        let entries_len = num_vectors.checked_mul(12).ok_or_else(size_err)?;
+        let mut vec_off = entries_off.checked_add(entries_len).ok_or_else(size_err)?;
+        vec_off = vec_off.div_ceil(4) * 4;
+        let vec_len = num_vectors
+            .checked_mul(dim as u64)
+            .and_then(|n| n.checked_mul(4))
+            .ok_or_else(size_err)?;
+        if vec_off.checked_add(vec_len).ok_or_else(size_err)? != body_len {
+            return Err(size_err());
+        }
+        let (entries_off, num_vectors, vec_off) =
+            (entries_off as usize, num_vectors as usize, vec_off as usize);
+        // File table.
+        let mut files = Vec::new();
+        let mut o = HEADER_LEN;
+        for i in 0..num_files {
+            if o + 4 > entries_off {
+                return Err(bad(format!("file table ends early at file {i}")));
+            }
+            let n = u32_at(o) as usize;
+            o += 4;
+            if o + n > entries_off {
+                return Err(bad(format!("file table ends early at file {i}")));
+            }
+            let name = std::str::from_utf8(&b[o..o + n])
+                .map_err(|_| bad(format!("file name {i} is not UTF-8")))?;
+            files.push(name.to_string());
+            o += n;
+        }
+        if o != entries_off {
+            return Err(bad("file table length does not match its contents".into()));
+        }
+        let mut entries = Vec::with_capacity(num_vectors);
+        for i in 0..num_vectors {
+            let p = entries_off + 12 * i;
+            let file_id = u32_at(p);
+            let start_s = f32::from_bits(u32_at(p + 4));
+            let end_s = f32::from_bits(u32_at(p + 8));
+            if file_id as usize >= files.len() {
+                return Err(bad(format!(
+                    "entry {i} names file {file_id} of {}",
+                    files.len()
+                )));
+            }
+            if !(start_s.is_finite() && end_s.is_finite() && start_s <= end_s) {
+                return Err(bad(format!("entry {i} has a bad time span")));
+            }
+            entries.push(Entry {
+                file_id,
+                start_s,
+                end_s,
+            });
+        }
+        let vec_bytes = &b[vec_off..vec_off + vec_len as usize];
+        let aligned = cfg!(target_endian = "little")
+            // SAFETY: only inspects alignment; f32 has no invalid bit patterns.
+            && unsafe { vec_bytes.align_to::<f32>() }.0.is_empty();
+        let storage = if aligned {
+            Storage::Mapped {
+                map,
+                offset: vec_off,
+            }
+        } else {
+            Storage::Copied(
+                vec_bytes
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect(),
+            )
+        };
+        let index = Index {
+            dim,
+            files,
+            entries,
+            storage,
+        };
+        if index.vectors().iter().any(|v| !v.is_finite()) {
+            return Err(bad("non-finite value in the vectors".into()));
+        }
+        Ok(index)
+    }
+
+    /// Cosine nearest neighbours of `query` with non-maximum suppression: a hit is
+    /// dropped when it overlaps a better hit in the same file by more than
+    /// `max_overlap` of the shorter span. Returns at most `k` hits, best first.
+    pub fn search(&self, query: &[f32], k: usize, max_overlap: f32) -> Result<Vec<Hit>> {
+        if query.len() != self.dim {
+            return Err(Error::dim("Index::search", self.dim, query.len()));
+        }
+        let norm = query
+            .iter()
+            .map(|&x| (x as f64) * (x as f64))
+            .sum::<f64>()
+            .sqrt();
+        if !norm.is_finite() {
+            return Err(Error::NonFinite {
+                op: "query vector".into(),
+            });
+        }
+        let inv = if norm > 0.0 { (1.0 / norm) as f32 } else { 0.0 };
+        let q: Vec<f32> = query.iter().map(|&x| x * inv).collect();
+        let vecs = self.vectors();
+        let mut scored: Vec<(f32, usize)> = vecs
+            .chunks_exact(self.dim)
+            .enumerate()
+            .map(|(i, v)| (dot(&q, v), i))
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut hits: Vec<(Entry, f32)> = Vec::new();
+        for (score, i) in scored {
+            if hits.len() >= k {
+                break;
+            }
+            let e = self.entries[i];
+            let suppressed = hits.iter().any(|(h, _)| {
+                h.file_id == e.file_id
+                    && overlap_fraction((h.start_s, h.end_s), (e.start_s, e.end_s)) > max_overlap
+            });
+            if !suppressed {
+                hits.push((e, score));
+            }
+        }
+        Ok(hits
+            .into_iter()
+            .map(|(e, score)| Hit {
+                file: self.files[e.file_id as usize].clone(),
+                start_s: e.start_s,
+                end_s: e.end_s,
+                score,
+            })
+            .collect())
+    }
+}
+
+/// Dot product with four independent accumulators (lets the compiler vectorise).
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let chunks = a.len() / 8;
+    for c in 0..chunks {
+        for j in 0..8 {
+            acc[j] += a[c * 8 + j] * b[c * 8 + j];
+        }
+    }
+    let mut s: f32 = acc.iter().sum();
+    for i in chunks * 8..a.len() {
+        s += a[i] * b[i];
+    }
+    s
+}
+
+/// Overlap of two spans as a fraction of the shorter one (0 when disjoint).
+pub fn overlap_fraction(a: (f32, f32), b: (f32, f32)) -> f32 {
+    let inter = (a.1.min(b.1) - a.0.max(b.0)).max(0.0);
+    let shorter = (a.1 - a.0).min(b.1 - b.0);
+    if shorter <= 0.0 {
+        return if inter > 0.0 { 1.0 } else { 0.0 };
+    }
+    inter / shorter
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("hark-idx-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d.join("x.idx")
+    }
+
+    fn sample() -> Index {
+        let mut ix = Index::new(3).unwrap();
+        ix.add_file(
+            "a.wav",
+            &[(0.0, 0.5), (0.25, 0.75)],
+            &[1.0, 0.0, 0.0, 0.9, 0.1, 0.0],
+        )
+        .unwrap();
+        ix.add_file("b.wav", &[(1.0, 1.5)], &[0.0, 2.0, 0.0])
+            .unwrap();
+        ix
+    }
+
+    #[test]
+    fn save_load_is_lossless() {
+        let p = tmp("rt");
+        let ix = sample();
+        ix.save(&p).unwrap();
+        let back = Index::load(&p).unwrap();
+        assert_eq!(back.files(), ix.files());
+        assert_eq!(back.entries(), ix.entries());
+        assert_eq!(back.vectors(), ix.vectors());
+        assert_eq!(back.to_bytes(), ix.to_bytes());
+    }
+
+    #[test]
+    fn search_ranks_by_cosine_and_suppresses_overlaps() {
+        let ix = sample();
+        let hits = ix.search(&[1.0, 0.0, 0.0], 3, 0.5).unwrap();
+        // (0,0.5) scores 1.0; (0.25,0.75) overlaps it by 0.25/0.5 = 50%: kept (not > 50%).
+        assert_eq!(hits[0].file, "a.wav");
+        assert!((hits[0].score - 1.0).abs() < 1e-6);
+        assert_eq!(hits.len(), 3);
+        let strict = ix.search(&[1.0, 0.0, 0.0], 3, 0.4).unwrap();
+        assert_eq!(strict.len(), 2);
+        assert_eq!(strict[1].file, "b.wav");
+        assert!(strict[1].score.abs() < 1e-6);
+    }
+
+    #[test]
+    fn truncated_or_corrupted_index_is_an_error() {
+        let p = tmp("bad");
+        let bytes = sample().to_bytes();
+        for cut in [0, 7, 20, bytes.len() / 2, bytes.len() - 1] {
+            std::fs::write(&p, &bytes[..cut]).unwrap();
+            let e = Index::load(&p).unwrap_err().to_string();
+            assert!(e.contains("x.idx"), "{e}");
+        }
+        let mut flipped = bytes.clone();
+        flipped[HEADER_LEN + 2] ^= 0x40;
+        std::fs::write(&p, &flipped).unwrap();
+        assert!(
+            Index::load(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("checksum")
+        );
+        let mut future = bytes;
+        future[8] = 9;
+        let n = future.len();
+        let sum = fnv1a(&future[..n - 8]);
+        future[n - 8..].copy_from_slice(&sum.to_le_bytes());
+        std::fs::write(&p, &future).unwrap();
+        assert!(
+            Index::load(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("version 9")
+        );
+    }
+
+    #[test]
+    fn adding_an_existing_file_replaces_it() {
+        let mut ix = sample();
+        ix.add_file("a.wav", &[(2.0, 2.5)], &[0.0, 0.0, 1.0])
+            .unwrap();
+        assert_eq!(ix.files(), &["b.wav".to_string(), "a.wav".to_string()]);
+        assert_eq!(ix.len(), 2);
+        assert_eq!(ix.entries()[0].file_id, 0);
+        assert_eq!(ix.entries()[1].file_id, 1);
+        let hits = ix.search(&[0.0, 0.0, 1.0], 1, 0.5).unwrap();
+        assert_eq!(hits[0].file, "a.wav");
+        assert_eq!(hits[0].start_s, 2.0);
+    }
+
+    #[test]
+    fn extend_after_load_keeps_old_vectors() {
+        let p = tmp("ext");
+        sample().save(&p).unwrap();
+        let mut ix = Index::load(&p).unwrap();
+        ix.add_file("c.wav", &[(0.0, 1.0)], &[0.0, 0.0, 5.0])
+            .unwrap();
+        ix.save(&p).unwrap();
+        let back = Index::load(&p).unwrap();
+        assert_eq!(back.len(), 4);
+        assert_eq!(&back.vectors()[..3], &[1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn overlap_fraction_by_hand() {
+        assert_eq!(overlap_fraction((0.0, 1.0), (0.5, 2.0)), 0.5);
+        assert_eq!(overlap_fraction((0.0, 1.0), (1.0, 2.0)), 0.0);
+        assert_eq!(overlap_fraction((0.0, 4.0), (1.0, 2.0)), 1.0);
+    }
+}
