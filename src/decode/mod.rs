@@ -39,3 +39,28 @@ pub(crate) fn log_add(a: f32, b: f32) -> f32 {
     }
     hi + (lo - hi).exp().ln_1p()
 }
+
+/// A decoder of whole utterances: hypotheses best first (cf. Kaldi's decoders; a
+/// streaming `init / advance / best_path` can be added later).
+pub trait Decoder {
+    /// Decodes one utterance.
+    fn decode(&mut self, d: &dyn Decodable) -> crate::Result<Vec<Hypothesis>>;
+}
+
+impl Decoder for CtcGreedy {
+    fn decode(&mut self, d: &dyn Decodable) -> crate::Result<Vec<Hypothesis>> {
+        Ok(vec![CtcGreedy::decode(self, d)?])
+    }
+}
+
+impl<L: crate::lm::LanguageModel> Decoder for CtcPrefixBeamSearch<L> {
+    fn decode(&mut self, d: &dyn Decodable) -> crate::Result<Vec<Hypothesis>> {
+        CtcPrefixBeamSearch::decode(self, d)
+    }
+}
+
+impl<L: crate::lm::LanguageModel> Decoder for ViterbiDecoder<L> {
+    fn decode(&mut self, d: &dyn Decodable) -> crate::Result<Vec<Hypothesis>> {
+        ViterbiDecoder::decode(self, d)
+    }
+}
