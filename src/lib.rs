@@ -12,8 +12,12 @@
 //! decoded and benchmarked. Rows are frames throughout.
 #![deny(missing_docs)]
 
+pub mod decode;
 pub mod error;
+pub mod eval;
 pub mod fsio;
+pub mod lexicon;
+pub mod lm;
 pub mod manifest;
 pub mod phones;
 pub mod qbe;

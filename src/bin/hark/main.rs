@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod decode;
+mod lm;
 mod util;
 
 /// hark: offline speech recognition and spoken-term search.
@@ -24,6 +26,14 @@ enum Command {
     ///
     /// Example: `hark tokens --kind ctc > tokens.txt`
     Tokens(TokensArgs),
+    /// Decode log-posterior matrices (.npy) into words.
+    ///
+    /// Example: `hark decode --posteriors utt1.npy --model models/default --decoder beam`
+    Decode(decode::DecodeArgs),
+    /// Language-model tools.
+    ///
+    /// Example: `hark lm build corpus.txt --order 3 --out lm.arpa`
+    Lm(lm::LmArgs),
 }
 
 /// Arguments of `hark tokens`.
@@ -35,7 +45,7 @@ struct TokensArgs {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let _quiet = cli.quiet;
+    let quiet = cli.quiet;
     match cli.command {
         Command::Tokens(a) => {
             let table = if a.kind == "ctc" {
@@ -47,6 +57,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             std::io::stdout().write_all(table.to_text().as_bytes())?;
             Ok(())
         }
+        Command::Decode(a) => decode::run(a, quiet),
+        Command::Lm(a) => lm::run(a, quiet),
     }
 }
 
