@@ -6,5 +6,6 @@
 //! subsequence DTW over frames or posteriorgrams, lives in [`dtw`].
 
 pub mod dtw;
+pub mod eval;
 pub mod index;
 pub mod segment;
