@@ -15,6 +15,7 @@
 pub mod error;
 pub mod fsio;
 pub mod manifest;
+pub mod nn;
 pub mod phones;
 pub mod rng;
 
