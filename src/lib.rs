@@ -12,6 +12,7 @@
 //! decoded and benchmarked. Rows are frames throughout.
 #![deny(missing_docs)]
 
+pub mod am;
 pub mod error;
 pub mod fsio;
 pub mod manifest;
