@@ -12,6 +12,7 @@
 //! decoded and benchmarked. Rows are frames throughout.
 #![deny(missing_docs)]
 
+pub mod am;
 pub mod decode;
 pub mod error;
 pub mod eval;
@@ -19,6 +20,7 @@ pub mod fsio;
 pub mod lexicon;
 pub mod lm;
 pub mod manifest;
+pub mod nn;
 pub mod phones;
 pub mod qbe;
 pub mod rng;

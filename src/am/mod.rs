@@ -1,0 +1,11 @@
+//! Acoustic models: the network that turns feature frames into log-posteriors over
+//! tokens, its bundle format (`config.json` + `model.safetensors` with PyTorch tensor
+//! names) and its training.
+
+pub mod io;
+pub mod model;
+
+pub use model::{
+    AcousticModel, Architecture, Encoder, FORMAT_VERSION, InputNorm, ModelCache, ModelConfig,
+    Objective, RecurrentKind,
+};
