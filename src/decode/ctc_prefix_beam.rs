@@ -143,6 +143,8 @@ pub struct CtcPrefixBeamSearch<L: LanguageModel> {
     lm_words: Vec<LmWordId>,
     /// Output strings of the word ids.
     word_strings: Vec<String>,
+    /// lm_weight × unigram LM look-ahead per tree node (see [`LexiconTree::lookahead`]).
+    lookahead: Vec<f32>,
     beam: Vec<Hyp<L::State>>,
     next: Vec<Hyp<L::State>>,
     index: FxHashMap<u64, u32>,
@@ -190,7 +192,9 @@ impl<L: LanguageModel> CtcPrefixBeamSearch<L> {
     ) -> Result<Self> {
         config.validate()?;
         let blank = tokens.blank().unwrap_or(0);
+        let lookahead = weighted_lookahead(&tree, &lm, &lm_words, config.lm_weight);
         Ok(CtcPrefixBeamSearch {
+            lookahead,
             tree,
             lm,
             config,
@@ -217,6 +221,7 @@ impl<L: LanguageModel> CtcPrefixBeamSearch<L> {
     /// Replaces the configuration (validated).
     pub fn set_config(&mut self, config: PrefixBeamConfig) -> Result<()> {
         config.validate()?;
+        self.lookahead = weighted_lookahead(&self.tree, &self.lm, &self.lm_words, config.lm_weight);
         self.config = config;
         Ok(())
     }
@@ -332,9 +337,11 @@ impl<L: LanguageModel> CtcPrefixBeamSearch<L> {
                 let tok_trace = self.token_arena.len() as u32;
                 self.token_arena.push((tok, t, h.tokens));
                 let word_start = if h.lex_node == ROOT { t } else { h.word_start };
+                let base_lm = h.lm_score - self.lookahead[h.lex_node as usize];
                 if node.num_children > 0 {
                     let ext = Hyp {
                         lex_node: c,
+                        lm_score: base_lm + self.lookahead[c as usize],
                         last: tok,
                         p_b: f32::NEG_INFINITY,
                         p_nb: p,
@@ -367,9 +374,7 @@ impl<L: LanguageModel> CtcPrefixBeamSearch<L> {
                         last: tok,
                         p_b: f32::NEG_INFINITY,
                         p_nb: p,
-                        lm_score: h.lm_score
-                            + self.config.lm_weight * lm_lp
-                            + self.config.word_bonus,
+                        lm_score: base_lm + self.config.lm_weight * lm_lp + self.config.word_bonus,
                         lm_state,
                         tokens: tok_trace,
                         times,
@@ -404,13 +409,18 @@ impl<L: LanguageModel> CtcPrefixBeamSearch<L> {
     }
 
     fn finish(&mut self) -> Result<Vec<Hypothesis>> {
+        // Hypotheses inside a word are dropped; only when none ends on a word boundary
+        // (a beam too narrow for the input) the best partial ones are returned, without
+        // their unfinished word.
+        let any_complete = self.beam.iter().any(|h| h.lex_node == ROOT);
         let mut finals: Vec<(f32, usize)> = self
             .beam
             .iter()
             .enumerate()
-            .filter(|(_, h)| h.lex_node == ROOT)
+            .filter(|(_, h)| h.lex_node == ROOT || !any_complete)
             .map(|(i, h)| {
-                let s = h.total() + self.config.lm_weight * self.lm.final_score(h.lm_state);
+                let s = h.total() - self.lookahead[h.lex_node as usize]
+                    + self.config.lm_weight * self.lm.final_score(h.lm_state);
                 (s, i)
             })
             .filter(|(s, _)| *s > f32::NEG_INFINITY)
@@ -536,6 +546,21 @@ fn add<S: Copy>(next: &mut Vec<Hyp<S>>, index: &mut FxHashMap<u64, u32>, cand: H
             });
         }
     }
+}
+
+/// `lm_weight ×` the unigram look-ahead of every tree node.
+pub(crate) fn weighted_lookahead<L: LanguageModel>(
+    tree: &LexiconTree,
+    lm: &L,
+    lm_words: &[LmWordId],
+    lm_weight: f32,
+) -> Vec<f32> {
+    let null = lm.null_state();
+    let scores: Vec<f32> = lm_words.iter().map(|&w| lm.score(null, w).0).collect();
+    tree.lookahead(&scores)
+        .into_iter()
+        .map(|x| x * lm_weight)
+        .collect()
 }
 
 /// LM ids of the lexicon's words: exact, lower case, then upper case; else `<unk>`.

@@ -19,6 +19,7 @@ pub mod decodable;
 pub mod hmm;
 pub mod hypothesis;
 pub mod prefix_tree;
+pub mod synth;
 pub mod viterbi;
 
 pub use align::{Alignment, ForcedAligner};

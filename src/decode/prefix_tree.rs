@@ -149,6 +149,27 @@ impl LexiconTree {
         &self.ends[n.first_end as usize..(n.first_end + n.num_ends) as usize]
     }
 
+    /// LM look-ahead: for every node, the best `word_scores[w]` over the words whose
+    /// pronunciations pass through it (0 at the root, −inf where no word ends below).
+    /// Decoders add `lookahead[child] − lookahead[parent]` when they move down the tree
+    /// and take it back out when the word ends, so finished words carry exact LM scores.
+    pub fn lookahead(&self, word_scores: &[f32]) -> Vec<f32> {
+        let mut la = vec![f32::NEG_INFINITY; self.nodes.len()];
+        // children have larger ids than their parent: a reverse sweep sees them first
+        for n in (0..self.nodes.len()).rev() {
+            let mut best = f32::NEG_INFINITY;
+            for &p in self.word_ends(n as u32) {
+                best = best.max(word_scores[self.pron_word[p as usize] as usize]);
+            }
+            for c in self.children(n as u32) {
+                best = best.max(la[c as usize]);
+            }
+            la[n] = best;
+        }
+        la[ROOT as usize] = 0.0;
+        la
+    }
+
     /// Number of nodes.
     pub fn num_nodes(&self) -> usize {
         self.nodes.len()
@@ -195,5 +216,13 @@ mod tests {
                 assert!(c > n);
             }
         }
+        // look-ahead: node 1 leads to words 0, 1, 2; node 4 (token 4) to word 3
+        let la = t.lookahead(&[-1.0, -0.5, -3.0, -2.0]);
+        assert_eq!(la[ROOT as usize], 0.0);
+        assert_eq!(la[n1 as usize], -0.5);
+        assert_eq!(la[n12 as usize], -0.5);
+        assert_eq!(la[n123 as usize], -0.5);
+        let n4 = t.children(ROOT).nth(1).unwrap();
+        assert_eq!(la[n4 as usize], -2.0);
     }
 }

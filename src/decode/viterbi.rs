@@ -152,6 +152,8 @@ pub struct ViterbiDecoder<L: LanguageModel> {
     sil_node: u32,
     lm_words: Vec<LmWordId>,
     word_strings: Vec<String>,
+    /// lm_weight × unigram LM look-ahead per tree node.
+    lookahead: Vec<f32>,
     // scratch
     cur: Vec<Token>,
     next: Vec<Token>,
@@ -222,7 +224,10 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
             return Err(Error::Invalid("lexicon tree too large".into()));
         }
         let sil_node = tree.num_nodes() as u32;
+        let lookahead =
+            super::ctc_prefix_beam::weighted_lookahead(&tree, &lm, &lm_words, config.lm_weight);
         Ok(ViterbiDecoder {
+            lookahead,
             states: config.topology.states(),
             sil_logp: config.silence_prob.ln(),
             tree,
@@ -453,11 +458,13 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
         }
         let this_tok = self.tree.nodes[node as usize].token;
         let blocked = if st.exit_blocks_same { this_tok } else { NONE };
+        let la = self.lookahead[node as usize];
         for c in self.tree.children(node) {
             if self.tree.nodes[c as usize].token == blocked {
                 continue;
             }
-            self.emit(pack(lm, c, 0), exit, tok.trace, tok.word_start, row, best);
+            let s = exit - la + self.lookahead[c as usize];
+            self.emit(pack(lm, c, 0), s, tok.trace, tok.word_start, row, best);
         }
         let n = self.tree.nodes[node as usize];
         for e in n.first_end..n.first_end + n.num_ends {
@@ -467,7 +474,7 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
                 .lm
                 .score(self.lm_states[lm as usize], self.lm_words[word as usize]);
             let lm2 = self.intern(next_state);
-            let score = exit + self.config.lm_weight * lp + self.config.word_penalty;
+            let score = exit - la + self.config.lm_weight * lp + self.config.word_penalty;
             self.add_root(
                 lm2,
                 blocked,
@@ -502,7 +509,8 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
                 if self.tree.nodes[c as usize].token == blocked {
                     continue;
                 }
-                self.emit(pack(lm, c, 0), e.score, trace, t, row, best);
+                let s = e.score + self.lookahead[c as usize];
+                self.emit(pack(lm, c, 0), s, trace, t, row, best);
             }
             if self.sil != NONE && blocked != self.sil {
                 self.emit(
@@ -556,7 +564,7 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
                 let pron = self.tree.ends[e as usize];
                 let word = self.tree.pron_word[pron as usize];
                 let (lp, next_state) = self.lm.score(lm_state, self.lm_words[word as usize]);
-                let f = tok.score
+                let f = tok.score - self.lookahead[node as usize]
                     + st.exit_logp
                     + self.config.lm_weight * (lp + self.lm.final_score(next_state))
                     + self.config.word_penalty;

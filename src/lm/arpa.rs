@@ -171,6 +171,10 @@ impl LanguageModel for ArpaLm {
             .map_or(ROOT, |n| self.nodes[n as usize].state)
     }
 
+    fn null_state(&self) -> u32 {
+        ROOT
+    }
+
     #[inline]
     fn score(&self, state: u32, word: LmWordId) -> (f32, u32) {
         let mut s = state;

@@ -32,6 +32,9 @@ pub trait LanguageModel {
     type State: Copy + Eq + Hash + Debug;
     /// The state after the sentence start `<s>`.
     fn start(&self) -> Self::State;
+    /// The state with no history at all (scores are unigram probabilities); decoders
+    /// use it for LM look-ahead.
+    fn null_state(&self) -> Self::State;
     /// `(ln p(word | state), next state)`. Unknown ids score as `<unk>`.
     fn score(&self, state: Self::State, word: LmWordId) -> (f32, Self::State);
     /// `ln p(</s> | state)`.
@@ -49,6 +52,7 @@ pub struct NoLm;
 impl LanguageModel for NoLm {
     type State = ();
     fn start(&self) {}
+    fn null_state(&self) {}
     fn score(&self, _state: (), _word: LmWordId) -> (f32, ()) {
         (0.0, ())
     }
@@ -109,6 +113,9 @@ impl<L: LanguageModel + ?Sized> LanguageModel for &L {
     type State = L::State;
     fn start(&self) -> Self::State {
         (**self).start()
+    }
+    fn null_state(&self) -> Self::State {
+        (**self).null_state()
     }
     #[inline]
     fn score(&self, state: Self::State, word: LmWordId) -> (f32, Self::State) {
