@@ -5,6 +5,7 @@
 //! embedded the same way and matched by cosine similarity. The classic baseline,
 //! subsequence DTW over frames or posteriorgrams, lives in [`dtw`].
 
+pub mod autoencoder;
 pub mod dtw;
 pub mod eval;
 pub mod index;
