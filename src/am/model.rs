@@ -289,10 +289,15 @@ impl AcousticModel {
     }
 
     /// Normalises, stacks and subsamples features `[frames, input_dim]` into network
-    /// inputs `[frames', input_dim * frame_stacking]`. Output frame `j` concatenates
-    /// input frames `j·sub .. j·sub + stack` (the last frame repeats past the end).
+    /// inputs `[frames', input_dim * frame_stacking]` (see [`AcousticModel::stack_frames`]).
     pub fn prepare_input(&self, feats: &ArrayRef2<f32>) -> Result<Array2<f32>> {
-        let (frames, dim) = feats.dim();
+        Ok(self.stack_frames(&self.normalize_input(feats)?))
+    }
+
+    /// Checks the feature dimension and finiteness and applies the global input
+    /// normalisation (if any).
+    pub fn normalize_input(&self, feats: &ArrayRef2<f32>) -> Result<Array2<f32>> {
+        let dim = feats.ncols();
         if dim != self.input_dim() {
             return Err(Error::dim(
                 "acoustic model input",
@@ -312,9 +317,16 @@ impl AcousticModel {
                 row /= &n.std;
             }
         }
+        Ok(x)
+    }
+
+    /// Stacks and subsamples normalised frames: output frame `j` concatenates input
+    /// frames `j·sub .. j·sub + stack` (the last frame repeats past the end).
+    pub fn stack_frames(&self, x: &ArrayRef2<f32>) -> Array2<f32> {
+        let (frames, dim) = x.dim();
         let (stack, sub) = (self.config.frame_stacking, self.config.frame_subsampling);
         if stack == 1 && sub == 1 {
-            return Ok(x);
+            return x.to_owned();
         }
         let out_frames = self.num_output_frames(frames);
         let mut out = Array2::zeros((out_frames, dim * stack));
@@ -325,7 +337,7 @@ impl AcousticModel {
                     .assign(&x.row(src));
             }
         }
-        Ok(out)
+        out
     }
 
     /// Log-posteriors `[frames', num_outputs]` for one utterance's features

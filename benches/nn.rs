@@ -1,0 +1,68 @@
+//! Recurrent-network throughput at the acoustic model's real shapes, single thread.
+//!
+//! `cargo bench --bench nn`; PyTorch at the same shapes: `benches/compare_nn.py`.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use hark::nn::{Linear, Lstm, RecurrentConfig, SeqBatch, init, loss};
+use hark::rng::Rng;
+use ndarray::Array2;
+
+const FEAT_DIM: usize = 80; // fbank 80
+const INFER_FRAMES: usize = 1000; // 10 s utterance, batch 1
+const TRAIN_BATCH: usize = 16;
+const TRAIN_FRAMES: usize = 200; // frames per training utterance
+
+fn lstm(hidden: usize, layers: usize, bidirectional: bool) -> Lstm<f32> {
+    let cfg = RecurrentConfig {
+        input_dim: FEAT_DIM,
+        hidden_dim: hidden,
+        num_layers: layers,
+        bidirectional,
+    };
+    Lstm::new(cfg, &mut Rng::new(1)).expect("valid config")
+}
+
+fn inference(c: &mut Criterion) {
+    let mut g = c.benchmark_group("lstm_inference_batch1_1000frames");
+    g.throughput(Throughput::Elements(INFER_FRAMES as u64));
+    g.sample_size(10);
+    let x: Array2<f32> = init::uniform((INFER_FRAMES, FEAT_DIM), 1.0, &mut Rng::new(2));
+    let batch = SeqBatch::new(x, vec![INFER_FRAMES]).expect("shape");
+    for (name, bi) in [("uni_2x256", false), ("bi_2x256", true)] {
+        let net = lstm(256, 2, bi);
+        g.bench_function(name, |b| b.iter(|| net.forward(&batch).expect("forward")));
+    }
+    g.finish();
+}
+
+fn training(c: &mut Criterion) {
+    let mut g = c.benchmark_group("lstm_ctc_train_step_batch16_200frames");
+    g.throughput(Throughput::Elements((TRAIN_BATCH * TRAIN_FRAMES) as u64));
+    g.sample_size(10);
+    let rows = TRAIN_BATCH * TRAIN_FRAMES;
+    let x: Array2<f32> = init::uniform((rows, FEAT_DIM), 1.0, &mut Rng::new(3));
+    let batch = SeqBatch::new(x, vec![TRAIN_FRAMES; TRAIN_BATCH]).expect("shape");
+    let targets: Vec<Vec<usize>> = (0..TRAIN_BATCH)
+        .map(|b| (0..40).map(|i| 1 + (i * 7 + b) % 40).collect())
+        .collect();
+    for (name, hidden, layers, bi) in [("uni_2x256", 256, 2, false), ("bi_3x320", 320, 3, true)] {
+        let net = lstm(hidden, layers, bi);
+        let out = Linear::<f32>::new(net.config().output_dim(), 41, &mut Rng::new(4));
+        let mut rng = Rng::new(5);
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let (h, cache) = net.forward_train(&batch, 0.0, &mut rng).expect("forward");
+                let logits = batch.with_data(out.forward(h.data())).expect("shape");
+                let (_, dlogits) = loss::ctc_loss_batch(&logits, &targets).expect("ctc");
+                let mut gout = out.zeros_like();
+                let dh = out.backward(h.data(), &dlogits, &mut gout);
+                let mut grads = net.zeros_like();
+                net.backward(&cache, &dh, &mut grads)
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, inference, training);
+criterion_main!(benches);
