@@ -114,7 +114,7 @@ fn bench_decoders(c: &mut Criterion) {
         // hybrid phone loop: 40 phones x 3 states = 120 HMM states (the hmmlearn case)
         let hybrid = TokenTable::hybrid_default();
         let post = d.scores().slice(ndarray::s![.., 1..]).to_owned(); // drop the blank column
-        let sl = ScaledLikelihoods::new(&post, &vec![(1.0f32 / 40.0).ln(); 40], 1.0, 1.0)
+        let sl = ScaledLikelihoods::new(&post, &[(1.0f32 / 40.0).ln(); 40], 1.0, 1.0)
             .expect("likelihoods");
         let topo = HmmTopology::LeftToRight {
             num_states: 3,
