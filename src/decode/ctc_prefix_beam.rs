@@ -114,7 +114,8 @@ struct Hyp<S> {
     lm_score: f32,
     /// LM state after the completed words.
     lm_state: S,
-    /// Score of the best contribution merged into this entry (picks the traces).
+    /// Score of the best contribution merged into this entry (picks the traces);
+    /// after pruning, the hypothesis' total score (cached for sorting).
     best_in: f32,
     /// Token trace (arena index; NONE = empty): emission frame of each token.
     tokens: u32,
@@ -148,8 +149,12 @@ pub struct CtcPrefixBeamSearch<L: LanguageModel> {
     beam: Vec<Hyp<L::State>>,
     next: Vec<Hyp<L::State>>,
     index: FxHashMap<u64, u32>,
-    // Invariants: trie_nodes[0] is the empty sequence; trie_nodes[i].0 < i.
-    trie: FxHashMap<u64, u32>,
+    // Invariants: trie_nodes[0] is the empty sequence; trie_nodes[i].0 < i; no two
+    // live hypotheses (in `beam` or `next`) have different nodes for one word sequence.
+    /// `(parent node, pron)` → node, for the nodes of live hypotheses and the nodes made
+    /// in this frame (rebuilt every frame: a node no live hypothesis holds never needs
+    /// to be found again, which keeps this map tiny and cache-resident).
+    live: FxHashMap<u64, u32>,
     trie_nodes: Vec<(u32, u32)>,
     // Invariants: token_arena[i].2 (parent) < i or NONE; likewise time_arena.
     token_arena: Vec<(u32, u32, u32)>,
@@ -205,7 +210,7 @@ impl<L: LanguageModel> CtcPrefixBeamSearch<L> {
             beam: Vec::new(),
             next: Vec::new(),
             index: FxHashMap::default(),
-            trie: FxHashMap::default(),
+            live: FxHashMap::default(),
             trie_nodes: Vec::new(),
             token_arena: Vec::new(),
             time_arena: Vec::new(),
@@ -270,7 +275,7 @@ impl<L: LanguageModel> CtcPrefixBeamSearch<L> {
     fn reset(&mut self) {
         self.beam.clear();
         self.next.clear();
-        self.trie.clear();
+        self.live.clear();
         self.trie_nodes.clear();
         self.trie_nodes.push((NONE, NONE));
         self.token_arena.clear();
@@ -309,6 +314,14 @@ impl<L: LanguageModel> CtcPrefixBeamSearch<L> {
     fn step(&mut self, t: u32, lp: &[f32], cutoff: f32) {
         self.next.clear();
         self.index.clear();
+        self.live.clear();
+        for h in &self.beam {
+            if h.word_node != 0 {
+                let (parent, pron) = self.trie_nodes[h.word_node as usize];
+                self.live
+                    .insert((u64::from(parent) << 32) | u64::from(pron), h.word_node);
+            }
+        }
         let lp_blank = lp[self.blank];
         for i in 0..self.beam.len() {
             let h = self.beam[i];
@@ -362,7 +375,7 @@ impl<L: LanguageModel> CtcPrefixBeamSearch<L> {
                         .or_insert_with(|| lm.score(h.lm_state, lm_word));
                     let key = (u64::from(h.word_node) << 32) | u64::from(pron);
                     let next_id = self.trie_nodes.len() as u32;
-                    let word_node = *self.trie.entry(key).or_insert(next_id);
+                    let word_node = *self.live.entry(key).or_insert(next_id);
                     if word_node == next_id {
                         self.trie_nodes.push((h.word_node, pron));
                     }
@@ -389,21 +402,32 @@ impl<L: LanguageModel> CtcPrefixBeamSearch<L> {
     }
 
     fn prune(&mut self) {
-        let best = self
-            .beam
-            .iter()
-            .map(Hyp::total)
-            .fold(f32::NEG_INFINITY, f32::max);
+        let mut best = f32::NEG_INFINITY;
+        for h in &mut self.beam {
+            h.best_in = h.total();
+            best = best.max(h.best_in);
+        }
         if best == f32::NEG_INFINITY {
             self.beam.clear();
             return;
         }
         let floor = best - self.config.beam_threshold;
-        self.beam.retain(|h| h.total() >= floor);
+        self.beam.retain(|h| h.best_in >= floor);
         if self.beam.len() > self.config.beam_size {
             let k = self.config.beam_size;
             self.beam
-                .select_nth_unstable_by(k - 1, |a, b| b.total().total_cmp(&a.total()));
+                .select_nth_unstable_by(k - 1, |a, b| b.best_in.total_cmp(&a.best_in));
+            // Keep the best word-boundary hypothesis even when partial words (scored
+            // with an optimistic look-ahead) fill the beam, so the utterance can end.
+            if !self.beam[..k].iter().any(|h| h.lex_node == ROOT)
+                && let Some(best_root) = self.beam[k..]
+                    .iter()
+                    .filter(|h| h.lex_node == ROOT)
+                    .max_by(|a, b| a.best_in.total_cmp(&b.best_in))
+                    .copied()
+            {
+                self.beam[k - 1] = best_root;
+            }
             self.beam.truncate(k);
         }
     }
@@ -430,16 +454,15 @@ impl<L: LanguageModel> CtcPrefixBeamSearch<L> {
         }
         finals.sort_by(|a, b| b.0.total_cmp(&a.0));
         let mut out: Vec<Hypothesis> = Vec::new();
-        let mut seen: Vec<Vec<u32>> = Vec::new();
+        let mut seen: std::collections::HashSet<Vec<u32>> = Default::default();
         // keep the whole final beam for confidences, return the first `nbest`
         for &(score, i) in &finals {
             let h = self.beam[i];
             let words = self.words_of(h.word_node);
-            if seen.contains(&words) {
+            if !seen.insert(words) {
                 continue;
             }
             out.push(self.hypothesis(&h, score));
-            seen.push(words);
         }
         nbest_confidences(&mut out);
         out.truncate(self.config.nbest);

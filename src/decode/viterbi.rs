@@ -577,7 +577,7 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
         }
         finals.sort_by(|a, b| b.0.total_cmp(&a.0));
         let mut out: Vec<Hypothesis> = Vec::new();
-        let mut seen: Vec<Vec<u32>> = Vec::new();
+        let mut seen: std::collections::HashSet<Vec<u32>> = Default::default();
         for &(score, trace, pron, ws) in &finals {
             let mut words: Vec<(u32, u32, u32)> = Vec::new();
             if pron != NONE {
@@ -594,10 +594,9 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
                 .iter()
                 .map(|w| self.tree.pron_word[w.0 as usize])
                 .collect();
-            if seen.contains(&ids) {
+            if !seen.insert(ids) {
                 continue;
             }
-            seen.push(ids);
             out.push(Hypothesis {
                 words: words
                     .iter()
