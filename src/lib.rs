@@ -12,7 +12,9 @@
 //! decoded and benchmarked. Rows are frames throughout.
 #![deny(missing_docs)]
 
+pub mod audio;
 pub mod error;
+pub mod features;
 pub mod fsio;
 pub mod manifest;
 pub mod phones;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod features;
 mod util;
 
 /// hark: offline speech recognition and spoken-term search.
@@ -24,6 +25,10 @@ enum Command {
     ///
     /// Example: `hark tokens --kind ctc > tokens.txt`
     Tokens(TokensArgs),
+    /// Compute Kaldi-compatible fbank or MFCC features of one WAV/FLAC file.
+    ///
+    /// Example: `hark features --kind fbank --bins 80 audio/yes.wav --out yes.npy`
+    Features(features::FeaturesArgs),
 }
 
 /// Arguments of `hark tokens`.
@@ -35,8 +40,9 @@ struct TokensArgs {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let _quiet = cli.quiet;
+    let quiet = cli.quiet;
     match cli.command {
+        Command::Features(a) => features::run(a, quiet),
         Command::Tokens(a) => {
             let table = if a.kind == "ctc" {
                 hark::phones::TokenTable::ctc_default()
