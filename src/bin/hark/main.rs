@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod decode;
 mod lm;
+mod features;
 mod util;
 
 /// hark: offline speech recognition and spoken-term search.
@@ -34,6 +35,10 @@ enum Command {
     ///
     /// Example: `hark lm build corpus.txt --order 3 --out lm.arpa`
     Lm(lm::LmArgs),
+    /// Compute Kaldi-compatible fbank or MFCC features of one WAV/FLAC file.
+    ///
+    /// Example: `hark features --kind fbank --bins 80 audio/yes.wav --out yes.npy`
+    Features(features::FeaturesArgs),
 }
 
 /// Arguments of `hark tokens`.
@@ -47,6 +52,7 @@ struct TokensArgs {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let quiet = cli.quiet;
     match cli.command {
+        Command::Features(a) => features::run(a, quiet),
         Command::Tokens(a) => {
             let table = if a.kind == "ctc" {
                 hark::phones::TokenTable::ctc_default()
