@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod train;
 mod util;
 
 /// hark: offline speech recognition and spoken-term search.
@@ -24,6 +25,10 @@ enum Command {
     ///
     /// Example: `hark tokens --kind ctc > tokens.txt`
     Tokens(TokensArgs),
+    /// Train an acoustic model (LSTM/GRU, CTC or frame cross-entropy) from manifests.
+    ///
+    /// Example: `hark train --train train.jsonl --dev dev.jsonl --out models/mine --bidirectional`
+    Train(Box<train::TrainArgs>),
 }
 
 /// Arguments of `hark tokens`.
@@ -35,8 +40,9 @@ struct TokensArgs {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let _quiet = cli.quiet;
+    let quiet = cli.quiet;
     match cli.command {
+        Command::Train(a) => train::run(*a, quiet),
         Command::Tokens(a) => {
             let table = if a.kind == "ctc" {
                 hark::phones::TokenTable::ctc_default()
