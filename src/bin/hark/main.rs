@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod decode;
 mod lm;
 mod features;
+mod train;
 mod util;
 
 /// hark: offline speech recognition and spoken-term search.
@@ -39,6 +40,10 @@ enum Command {
     ///
     /// Example: `hark features --kind fbank --bins 80 audio/yes.wav --out yes.npy`
     Features(features::FeaturesArgs),
+    /// Train an acoustic model (LSTM/GRU, CTC or frame cross-entropy) from manifests.
+    ///
+    /// Example: `hark train --train train.jsonl --dev dev.jsonl --out models/mine --bidirectional`
+    Train(Box<train::TrainArgs>),
 }
 
 /// Arguments of `hark tokens`.
@@ -53,6 +58,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let quiet = cli.quiet;
     match cli.command {
         Command::Features(a) => features::run(a, quiet),
+        Command::Train(a) => train::run(*a, quiet),
         Command::Tokens(a) => {
             let table = if a.kind == "ctc" {
                 hark::phones::TokenTable::ctc_default()
