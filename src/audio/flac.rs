@@ -49,7 +49,6 @@ pub(super) fn read_flac(path: &Path, file: std::fs::File) -> Result<Waveform> {
         let packet = match format.next_packet() {
             Ok(Some(p)) => p,
             Ok(None) => break,
-            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
             Err(e) => return Err(bad(format!("malformed FLAC: {}", sym_message(&e)))),
         };
         if packet.track_id != track_id {

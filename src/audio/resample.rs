@@ -7,11 +7,13 @@
 //! [`ResamplerConfig::num_zeros`] zero crossings of the sinc on each side.
 //!
 //! With the defaults (64 zero crossings, Kaiser β = 10) the filter has:
-//! - passband `0 … 0.90 · min(from, to) / 2`: gain within ±0.01 dB of unity,
-//! - stop band `≥ min(from, to) / 2` (everything that would alias): attenuation
-//!   of at least 90 dB (the Kaiser design value for β = 10 is about 99 dB; the
-//!   tests measure ≥ 90 dB with a stepped sine sweep from 8, 22.05, 44.1 and
-//!   48 kHz to 16 kHz),
+//! - passband `0 … 0.90 · min(from, to) / 2`: gain within ±0.001 dB of unity
+//!   (measured: 9e-5 dB),
+//! - stop band `≥ min(from, to) / 2` (everything that would alias or image):
+//!   attenuation of at least 90 dB, the bound the tests assert (Kaiser design
+//!   value for β = 10: about 99 dB; measured with a stepped sine sweep to 16 kHz:
+//!   101.6 dB from 22.05 kHz, 118.9 dB from 44.1 kHz, 109.4 dB from 48 kHz; from
+//!   8 kHz the images and aliases of passband tones sit 115 dB down),
 //! - a transition band from 0.90 to 1.0 of the lower Nyquist frequency
 //!   (7.2–8 kHz when the output is 16 kHz).
 //!
@@ -316,7 +318,7 @@ mod tests {
     }
 
     /// Stepped sine sweep through the passband and the stop band, for every rate
-    /// hark meets in practice. Passband: gain within ±0.01 dB and residual (aliases,
+    /// hark meets in practice. Passband: gain within ±0.001 dB and residual (aliases,
     /// images, noise) 90 dB below the tone. Stop band: output 90 dB below the input.
     fn sweep(from: u32) {
         let to = 16_000;
@@ -334,8 +336,11 @@ mod tests {
             worst_gain_db = worst_gain_db.max((20.0 * (amp / 0.5).log10()).abs());
             worst_resid_db = worst_resid_db.max(20.0 * (resid / 0.5).log10());
         }
+        eprintln!(
+            "{from} Hz -> 16 kHz: passband gain error {worst_gain_db:.2e} dB, residual {worst_resid_db:.1} dB"
+        );
         assert!(
-            worst_gain_db < 0.01,
+            worst_gain_db < 1e-3,
             "{from} Hz: passband gain error {worst_gain_db} dB"
         );
         assert!(
@@ -355,6 +360,7 @@ mod tests {
                 let db = 20.0 * (rms / (0.5 / 2f64.sqrt())).log10();
                 worst_db = worst_db.max(db);
             }
+            eprintln!("{from} Hz -> 16 kHz: worst stop-band output {worst_db:.1} dB");
             assert!(worst_db < -90.0, "{from} Hz: stop-band leak {worst_db} dB");
         }
     }

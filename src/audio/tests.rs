@@ -197,3 +197,42 @@ fn random_bytes_never_panic() {
         let _ = read_audio(&p);
     }
 }
+
+#[test]
+fn truncated_flac_is_an_error() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/features/speech.flac");
+    let orig = std::fs::read(src).unwrap();
+    let d = tmp("flaccut");
+    let p = d.join("cut.flac");
+    std::fs::write(&p, &orig[..orig.len() / 2]).unwrap();
+    let e = read_audio(&p).unwrap_err().to_string();
+    assert!(e.contains("cut.flac") && e.contains("truncated"), "{e}");
+}
+
+#[test]
+fn corrupted_flac_never_panics() {
+    // Flip bytes of a real FLAC file (header and frames): any outcome but a panic.
+    let src =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/features/speech.flac");
+    let orig = std::fs::read(src).unwrap();
+    let d = tmp("flacfuzz");
+    let p = d.join("f.flac");
+    let mut rng = crate::rng::Rng::new(7);
+    for i in 0..200 {
+        let mut b = orig.clone();
+        for _ in 0..1 + rng.below(8) {
+            // half the flips land in the first 200 bytes (STREAMINFO and first frame header)
+            let k = if i % 2 == 0 {
+                rng.below(200)
+            } else {
+                rng.below(b.len())
+            };
+            b[k] = rng.below(256) as u8;
+        }
+        if i % 5 == 0 {
+            b.truncate(4 + rng.below(b.len() - 4));
+        }
+        std::fs::write(&p, &b).unwrap();
+        let _ = read_audio(&p);
+    }
+}

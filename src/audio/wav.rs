@@ -122,6 +122,12 @@ pub(super) fn read_wav(path: &Path, mut file: std::fs::File, file_len: u64) -> R
     let reader =
         hound::WavReader::new(std::io::BufReader::new(file)).map_err(|e| bad(hound_message(e)))?;
     let spec = reader.spec();
+    if spec.channels == 0 || spec.bits_per_sample == 0 || spec.bits_per_sample > 32 {
+        return Err(bad(format!(
+            "unsupported encoding: {} channels of {}-bit samples",
+            spec.channels, spec.bits_per_sample
+        )));
+    }
     let channels = spec.channels as usize;
     let num_frames = (data_len / frame_bytes) as usize;
     let samples = match spec.sample_format {

@@ -146,6 +146,15 @@ impl FeatureExtractor for BoxedExtractor {
 /// The whole front end in one serialisable value: what a model bundle's
 /// `config.json` stores so that training and decoding compute the same features.
 /// Every field has a default, so `{}` or `{"kind": "mfcc"}` is a complete config.
+///
+/// ```
+/// use hark::features::FeatureConfig;
+///
+/// let json = r#"{"kind": "mfcc", "cmvn": "utt", "delta_order": 2}"#;
+/// let config: FeatureConfig = serde_json::from_str(json).unwrap();
+/// assert_eq!(config.dim(), 39); // 13 cepstra + deltas + delta-deltas
+/// assert_eq!(config.mfcc_config().mel.num_bins, 23);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FeatureConfig {

@@ -265,6 +265,21 @@ mod tests {
         assert!(on.accept_waveform(16_000, &x).is_err());
     }
 
+    #[test]
+    fn buffered_audio_stays_bounded() {
+        for snip in [true, false] {
+            let mut on = OnlineFeatures::new(fbank(snip, 0.0)).unwrap();
+            let x = noise(1000, 6);
+            for _ in 0..100 {
+                on.accept_waveform(16_000, &x).unwrap();
+                let _ = on.take_frames();
+                // at most one frame of look-back, one frame, and one chunk
+                assert!(on.samples.len() <= 400 + 400 + 1000, "{}", on.samples.len());
+            }
+            assert!(on.frames.is_empty());
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(48))]
         #[test]
