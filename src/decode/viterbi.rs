@@ -110,6 +110,8 @@ struct Token {
     trace: u32,
     /// Frame where the current word's first phone started.
     word_start: u32,
+    /// Next token of this frame at the same (tree node, HMM state), other LM state.
+    chain: u32,
 }
 
 /// A way into the word loop, collected per `(LM state, blocked token)` within a frame.
@@ -157,9 +159,22 @@ pub struct ViterbiDecoder<L: LanguageModel> {
     // scratch
     cur: Vec<Token>,
     next: Vec<Token>,
-    index: FxHashMap<u64, u32>,
-    roots: FxHashMap<u64, RootEntry>,
-    root_order: Vec<u64>,
+    // Invariants: for the frame being built, when slot_stamp[i] == stamp, slot_head[i]
+    // starts a chain (through Token::chain) of the tokens in `next` at slot i =
+    // node * 4 + HMM state, one per LM state. Stale stamps mean an empty slot, so
+    // starting a frame costs nothing. Tokens are not moved while a frame is built.
+    slot_head: Vec<u32>,
+    slot_stamp: Vec<u32>,
+    stamp: u32,
+    /// Decodable column of each slot (node * 4 + HMM state); NONE for unused states.
+    slot_pdf: Vec<u32>,
+    /// Ways into the word loop of the frame being built, keyed `lm << 32 | blocked`;
+    /// searched linearly while there are few, through `roots` once there are more.
+    root_entries: Vec<(u64, RootEntry)>,
+    roots: FxHashMap<u64, u32>,
+    roots_mapped: bool,
+    /// `(LM state id << 32 | LM word)` → (ln p, next LM state id), per utterance.
+    lm_trans: FxHashMap<u64, (f32, u32)>,
     lm_states: Vec<L::State>,
     lm_ids: FxHashMap<L::State, u32>,
     // Invariants: trace[i].3 (previous entry) < i or NONE.
@@ -226,7 +241,7 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
         let sil_node = tree.num_nodes() as u32;
         let lookahead =
             super::ctc_prefix_beam::weighted_lookahead(&tree, &lm, &lm_words, config.lm_weight);
-        Ok(ViterbiDecoder {
+        let mut decoder = ViterbiDecoder {
             lookahead,
             states: config.topology.states(),
             sil_logp: config.silence_prob.ln(),
@@ -241,13 +256,30 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
             word_strings,
             cur: Vec::new(),
             next: Vec::new(),
-            index: FxHashMap::default(),
+            slot_pdf: Vec::new(),
+            slot_head: vec![NONE; (sil_node as usize + 1) * 4],
+            slot_stamp: vec![0; (sil_node as usize + 1) * 4],
+            stamp: 0,
+            root_entries: Vec::new(),
             roots: FxHashMap::default(),
-            root_order: Vec::new(),
+            roots_mapped: false,
+            lm_trans: FxHashMap::default(),
             lm_states: Vec::new(),
             lm_ids: FxHashMap::default(),
             trace: Vec::new(),
-        })
+        };
+        let num_slots = (decoder.sil_node as usize + 1) * 4;
+        decoder.slot_pdf = (0..num_slots)
+            .map(|slot| {
+                let (node, state) = ((slot >> 2) as u32, slot & 3);
+                if state < decoder.states.len() {
+                    decoder.pdf(node, state)
+                } else {
+                    NONE
+                }
+            })
+            .collect();
+        Ok(decoder)
     }
 
     /// The lexicon tree (for memory reports).
@@ -295,6 +327,11 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
         self.trace.clear();
         self.lm_states.clear();
         self.lm_ids.clear();
+        if self.lm_trans.len() > 1 << 20 {
+            self.lm_trans = FxHashMap::default();
+        } else {
+            self.lm_trans.clear();
+        }
         let start = self.lm.start();
         let lm0 = self.intern(start);
         // frame 0: enter the word loop
@@ -309,7 +346,6 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
                 pron: NONE,
                 word_start: 0,
             },
-            0,
         );
         self.expand_roots(d.frame_scores(0), 0, &mut best);
         self.prune(best);
@@ -343,13 +379,18 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
 
     fn begin_frame(&mut self) {
         self.next.clear();
-        self.index.clear();
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            self.slot_stamp.fill(0);
+            self.stamp = 1;
+        }
         self.roots.clear();
-        self.root_order.clear();
+        self.root_entries.clear();
+        self.roots_mapped = false;
     }
 
     /// Adds (Viterbi max) a token for frame `t` at `key`, with the emission score.
-    #[inline]
+    #[inline(always)]
     fn emit(
         &mut self,
         key: u64,
@@ -359,51 +400,89 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
         row: &[f32],
         best: &mut f32,
     ) {
-        let (_, node, state) = unpack(key);
-        let s = score + row[self.pdf(node, state) as usize];
+        // key = lm << 34 | node << 2 | state, so the slot is the low 34 bits
+        let slot = (key & 0x3_ffff_ffff) as usize;
+        let s = score + row[self.slot_pdf[slot] as usize];
         if s < *best - self.config.beam || s == f32::NEG_INFINITY {
             return;
         }
         if s > *best {
             *best = s;
         }
-        match self.index.entry(key) {
-            std::collections::hash_map::Entry::Occupied(o) => {
-                let tok = &mut self.next[*o.get() as usize];
+        if self.slot_stamp[slot] != self.stamp {
+            self.slot_stamp[slot] = self.stamp;
+            self.slot_head[slot] = NONE;
+        }
+        let mut i = self.slot_head[slot];
+        while i != NONE {
+            let tok = &mut self.next[i as usize];
+            if tok.key == key {
                 if s > tok.score {
-                    *tok = Token {
-                        key,
-                        score: s,
-                        trace,
-                        word_start,
-                    };
+                    tok.score = s;
+                    tok.trace = trace;
+                    tok.word_start = word_start;
+                }
+                return;
+            }
+            i = tok.chain;
+        }
+        let chain = self.slot_head[slot];
+        self.slot_head[slot] = self.next.len() as u32;
+        self.next.push(Token {
+            key,
+            score: s,
+            trace,
+            word_start,
+            chain,
+        });
+    }
+
+    fn add_root(&mut self, lm: u32, blocked: u32, e: RootEntry) {
+        const LINEAR: usize = 8;
+        let key = (u64::from(lm) << 32) | u64::from(blocked);
+        if !self.roots_mapped {
+            for (k, r) in &mut self.root_entries {
+                if *k == key {
+                    if e.score > r.score {
+                        *r = e;
+                    }
+                    return;
+                }
+            }
+            if self.root_entries.len() < LINEAR {
+                self.root_entries.push((key, e));
+                return;
+            }
+            for (i, (k, _)) in self.root_entries.iter().enumerate() {
+                self.roots.insert(*k, i as u32);
+            }
+            self.roots_mapped = true;
+        }
+        match self.roots.entry(key) {
+            std::collections::hash_map::Entry::Occupied(o) => {
+                let r = &mut self.root_entries[*o.get() as usize].1;
+                if e.score > r.score {
+                    *r = e;
                 }
             }
             std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(self.next.len() as u32);
-                self.next.push(Token {
-                    key,
-                    score: s,
-                    trace,
-                    word_start,
-                });
+                v.insert(self.root_entries.len() as u32);
+                self.root_entries.push((key, e));
             }
         }
     }
 
-    fn add_root(&mut self, lm: u32, blocked: u32, e: RootEntry, _t: u32) {
-        let key = (u64::from(lm) << 32) | u64::from(blocked);
-        match self.roots.entry(key) {
-            std::collections::hash_map::Entry::Occupied(mut o) => {
-                if e.score > o.get().score {
-                    o.insert(e);
-                }
-            }
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(e);
-                self.root_order.push(key);
-            }
+    /// `(ln p(word | LM state), next LM state id)`, cached per utterance.
+    #[inline]
+    fn lm_step(&mut self, lm: u32, word: LmWordId) -> (f32, u32) {
+        let key = (u64::from(lm) << 32) | u64::from(word);
+        if let Some(&v) = self.lm_trans.get(&key) {
+            return v;
         }
+        let (lp, next) = self.lm.score(self.lm_states[lm as usize], word);
+        let v = (lp, self.intern(next));
+        self.lm_trans.insert(key, v);
+        v
     }
 
     /// Follows one token's arcs into frame `t`.
@@ -452,7 +531,6 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
                     pron: NONE,
                     word_start: t,
                 },
-                t,
             );
             return;
         }
@@ -470,10 +548,7 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
         for e in n.first_end..n.first_end + n.num_ends {
             let pron = self.tree.ends[e as usize];
             let word = self.tree.pron_word[pron as usize];
-            let (lp, next_state) = self
-                .lm
-                .score(self.lm_states[lm as usize], self.lm_words[word as usize]);
-            let lm2 = self.intern(next_state);
+            let (lp, lm2) = self.lm_step(lm, self.lm_words[word as usize]);
             let score = exit - la + self.config.lm_weight * lp + self.config.word_penalty;
             self.add_root(
                 lm2,
@@ -484,16 +559,14 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
                     pron,
                     word_start: tok.word_start,
                 },
-                t,
             );
         }
     }
 
     /// Fans every collected word-loop entry out into first phones, silence and blank.
     fn expand_roots(&mut self, row: &[f32], t: u32, best: &mut f32) {
-        for k in 0..self.root_order.len() {
-            let key = self.root_order[k];
-            let e = self.roots[&key];
+        for k in 0..self.root_entries.len() {
+            let (key, e) = self.root_entries[k];
             if e.score < *best - self.config.beam {
                 continue;
             }

@@ -47,11 +47,14 @@ pub struct DecodeArgs {
     /// Larger: slower, more accurate.
     #[arg(long)]
     beam: Option<f32>,
+    /// beam: drop hypotheses this far (nats) below the best. Larger: slower, more accurate.
+    #[arg(long, default_value_t = 25.0)]
+    beam_threshold: f32,
     /// LM weight (default 0.8 for beam, 1.0 for hmm).
     #[arg(long)]
     lm_weight: Option<f32>,
     /// Word insertion bonus in nats (negative: a penalty).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     word_bonus: f32,
     /// hmm: maximum active tokens per frame.
     #[arg(long, default_value_t = 7000)]
@@ -179,6 +182,7 @@ fn make_decoder<'a, L: LanguageModel + 'a>(
         "beam" => {
             let config = PrefixBeamConfig {
                 beam_size: args.beam.map_or(16, |b| b.max(1.0) as usize),
+                beam_threshold: args.beam_threshold,
                 lm_weight: args.lm_weight.unwrap_or(0.8),
                 word_bonus: args.word_bonus,
                 nbest: args.nbest.max(1),
