@@ -127,6 +127,7 @@ fn decode_json_and_model_bundle() {
         let start = words[0]["start"].as_f64().unwrap();
         assert!((0.0..=0.1).contains(&start), "{decoder}: {start}");
         assert!(words[0]["conf"].as_f64().unwrap() > 0.5);
+        assert_eq!(v["phones"], "G OW L EH F T", "{decoder}");
     }
 }
 

@@ -156,6 +156,10 @@ pub struct ViterbiDecoder<L: LanguageModel> {
     word_strings: Vec<String>,
     /// lm_weight × unigram LM look-ahead per tree node.
     lookahead: Vec<f32>,
+    /// Segments each output word's span into its phones.
+    aligner: super::align::ForcedAligner,
+    /// `pron_of_word_span[k]`: pronunciation of the k-th word of each returned hypothesis.
+    out_prons: Vec<Vec<u32>>,
     // scratch
     cur: Vec<Token>,
     next: Vec<Token>,
@@ -248,6 +252,8 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
             tree,
             lm,
             num_indices: tokens.len(),
+            out_prons: Vec::new(),
+            aligner: super::align::ForcedAligner::new(tokens.clone(), config.topology, false)?,
             config,
             blank,
             sil,
@@ -309,8 +315,8 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
         }
     }
 
-    /// Decodes one utterance: hypotheses best first. Phones are left empty (use
-    /// [`super::ForcedAligner`] on the words for a phone segmentation).
+    /// Decodes one utterance: hypotheses best first, with phone spans from aligning
+    /// each word's pronunciation inside its span.
     pub fn decode(&mut self, d: &dyn Decodable) -> Result<Vec<Hypothesis>> {
         if d.num_indices() != self.num_indices {
             return Err(Error::dim(
@@ -374,7 +380,32 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
                 return Err(Error::EmptyBeam);
             }
         }
-        self.finish(num_frames as u32)
+        let mut hyps = self.finish(num_frames as u32)?;
+        self.fill_phones(d, &mut hyps);
+        Ok(hyps)
+    }
+
+    /// Fills each hypothesis' phones by aligning every word's pronunciation inside the
+    /// word's own frame span (cheap: the spans are short, and exact for the chosen
+    /// words). A word whose span cannot hold its phones keeps no phone spans.
+    fn fill_phones(&self, d: &dyn Decodable, hyps: &mut [Hypothesis]) {
+        for (h, prons) in hyps.iter_mut().zip(&self.out_prons) {
+            for (w, &p) in h.words.iter().zip(prons) {
+                let span = FrameSpan {
+                    inner: d,
+                    start: w.start,
+                    len: w.end - w.start,
+                };
+                let toks = vec![(w.word.clone(), self.tree.pron_tokens[p as usize].clone())];
+                if let Ok(a) = self.aligner.align(&span, &toks) {
+                    h.phones.extend(a.phones.into_iter().map(|mut ph| {
+                        ph.start += w.start;
+                        ph.end += w.start;
+                        ph
+                    }));
+                }
+            }
+        }
     }
 
     fn begin_frame(&mut self) {
@@ -651,6 +682,7 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
         finals.sort_by(|a, b| b.0.total_cmp(&a.0));
         let mut out: Vec<Hypothesis> = Vec::new();
         let mut seen: std::collections::HashSet<Vec<u32>> = Default::default();
+        self.out_prons.clear();
         for &(score, trace, pron, ws) in &finals {
             let mut words: Vec<(u32, u32, u32)> = Vec::new();
             if pron != NONE {
@@ -670,6 +702,7 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
             if !seen.insert(ids) {
                 continue;
             }
+            self.out_prons.push(words.iter().map(|w| w.0).collect());
             out.push(Hypothesis {
                 words: words
                     .iter()
@@ -690,7 +723,30 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
         }
         nbest_confidences(&mut out);
         out.truncate(self.config.nbest);
+        self.out_prons.truncate(self.config.nbest);
         Ok(out)
+    }
+}
+
+/// Rows `start .. start + len` of another decodable.
+struct FrameSpan<'a> {
+    inner: &'a dyn Decodable,
+    start: usize,
+    len: usize,
+}
+
+impl Decodable for FrameSpan<'_> {
+    fn num_frames_ready(&self) -> usize {
+        self.len
+    }
+    fn is_last_frame(&self, frame: usize) -> bool {
+        frame + 1 == self.len
+    }
+    fn num_indices(&self) -> usize {
+        self.inner.num_indices()
+    }
+    fn frame_scores(&self, frame: usize) -> &[f32] {
+        self.inner.frame_scores(self.start + frame)
     }
 }
 
@@ -955,5 +1011,9 @@ mod tests {
                 ("SIL", 15, 20)
             ]
         );
+        // phones come from aligning each word inside its span
+        let phones: Vec<(usize, usize, usize)> =
+            h.phones.iter().map(|p| (p.token, p.start, p.end)).collect();
+        assert_eq!(phones, [(0, 0, 5), (5, 5, 11), (9, 11, 15), (0, 15, 20)]);
     }
 }
