@@ -22,7 +22,7 @@
 
 use super::decodable::Decodable;
 use super::hmm::{HmmState, HmmTopology};
-use super::hypothesis::{Hypothesis, WordSpan, nbest_confidences};
+use super::hypothesis::{Hypothesis, PhoneSpan, WordSpan, nbest_confidences};
 use super::prefix_tree::{LexiconTree, ROOT};
 use crate::error::{Error, Result};
 use crate::lexicon::Lexicon;
@@ -156,6 +156,8 @@ pub struct ViterbiDecoder<L: LanguageModel> {
     word_strings: Vec<String>,
     /// lm_weight × unigram LM look-ahead per tree node.
     lookahead: Vec<f32>,
+    /// Token symbols (for phone spans).
+    symbols: Vec<String>,
     /// Segments each output word's span into its phones.
     aligner: super::align::ForcedAligner,
     /// `pron_of_word_span[k]`: pronunciation of the k-th word of each returned hypothesis.
@@ -253,6 +255,7 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
             lm,
             num_indices: tokens.len(),
             out_prons: Vec::new(),
+            symbols: tokens.symbols().to_vec(),
             aligner: super::align::ForcedAligner::new(tokens.clone(), config.topology, false)?,
             config,
             blank,
@@ -391,6 +394,17 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
     fn fill_phones(&self, d: &dyn Decodable, hyps: &mut [Hypothesis]) {
         for (h, prons) in hyps.iter_mut().zip(&self.out_prons) {
             for (w, &p) in h.words.iter().zip(prons) {
+                let toks = &self.tree.pron_tokens[p as usize];
+                if toks.len() == 1 && !self.config.topology.uses_blank() {
+                    // one phone, no blank: the phone is the whole span (phone loops)
+                    h.phones.push(PhoneSpan {
+                        phone: self.symbols[toks[0] as usize].clone(),
+                        token: toks[0] as usize,
+                        start: w.start,
+                        end: w.end,
+                    });
+                    continue;
+                }
                 let span = FrameSpan {
                     inner: d,
                     start: w.start,
