@@ -132,9 +132,11 @@ pub fn run(args: DecodeArgs, _quiet: bool) -> anyhow::Result<()> {
     if lm.is_some() && lexicon.is_none() {
         bail!("an LM needs a lexicon (--lexicon)");
     }
+    // hybrid HMMs with priors, or when there is no blank to build the CTC topology from
+    let hybrid = log_priors.is_some() || tokens.blank().is_none();
     let mut decoder: Box<dyn Decoder> = match &lm {
-        Some(lm) => make_decoder(&args, &tokens, lexicon.as_ref(), lm, log_priors.is_some())?,
-        None => make_decoder(&args, &tokens, lexicon.as_ref(), NoLm, log_priors.is_some())?,
+        Some(lm) => make_decoder(&args, &tokens, lexicon.as_ref(), lm, hybrid)?,
+        None => make_decoder(&args, &tokens, lexicon.as_ref(), NoLm, hybrid)?,
     };
     let shift = args.frame_shift_ms / 1000.0;
     let mut out = std::io::stdout().lock();
