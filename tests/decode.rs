@@ -127,6 +127,7 @@ fn decode_json_and_model_bundle() {
         let start = words[0]["start"].as_f64().unwrap();
         assert!((0.0..=0.1).contains(&start), "{decoder}: {start}");
         assert!(words[0]["conf"].as_f64().unwrap() > 0.5);
+        assert_eq!(v["phones"], "G OW L EH F T", "{decoder}");
     }
 }
 
@@ -181,4 +182,55 @@ fn decode_errors_are_one_line_and_nonzero() {
     ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad_lex.txt:2"));
+}
+
+#[test]
+fn decode_hybrid_posteriors_with_priors() {
+    // 40 columns (SIL + 39 phones): frame-level posteriors of "go" = G OW with silence
+    let dir = tmpdir("decode-hybrid");
+    std::fs::write(dir.join("lexicon.txt"), LEXICON).unwrap();
+    let t = TokenTable::hybrid_default();
+    let plan = [("SIL", 5), ("G", 6), ("OW", 8), ("SIL", 5)];
+    let mut path = Vec::new();
+    for (p, n) in plan {
+        path.extend(std::iter::repeat_n(t.index(p).unwrap(), n));
+    }
+    let m = Array2::from_shape_fn((path.len(), 40), |(f, c)| {
+        if c == path[f] {
+            0.8f32.ln()
+        } else {
+            (0.2f32 / 39.0).ln()
+        }
+    });
+    hark::fsio::write_npy(&dir.join("h.npy"), &m).unwrap();
+    std::fs::write(dir.join("priors.txt"), "0.025\n".repeat(40)).unwrap();
+    let (npy, lex) = (dir.join("h.npy"), dir.join("lexicon.txt"));
+    for priors in [true, false] {
+        let mut args = vec![
+            "decode",
+            "--posteriors",
+            s(&npy),
+            "--lexicon",
+            s(&lex),
+            "--decoder",
+            "hmm",
+            "--format",
+            "json",
+        ];
+        let p = dir.join("priors.txt");
+        if priors {
+            args.extend(["--priors", s(&p)]);
+        }
+        let out = hark(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["text"], "go");
+        assert_eq!(v["words"][0]["start"], 0.05);
+        assert_eq!(v["words"][0]["end"], 0.19);
+        assert_eq!(v["phones"], "G OW");
+    }
 }

@@ -22,7 +22,7 @@
 
 use super::decodable::Decodable;
 use super::hmm::{HmmState, HmmTopology};
-use super::hypothesis::{Hypothesis, WordSpan, nbest_confidences};
+use super::hypothesis::{Hypothesis, PhoneSpan, WordSpan, nbest_confidences};
 use super::prefix_tree::{LexiconTree, ROOT};
 use crate::error::{Error, Result};
 use crate::lexicon::Lexicon;
@@ -110,6 +110,8 @@ struct Token {
     trace: u32,
     /// Frame where the current word's first phone started.
     word_start: u32,
+    /// Next token of this frame at the same (tree node, HMM state), other LM state.
+    chain: u32,
 }
 
 /// A way into the word loop, collected per `(LM state, blocked token)` within a frame.
@@ -154,12 +156,31 @@ pub struct ViterbiDecoder<L: LanguageModel> {
     word_strings: Vec<String>,
     /// lm_weight × unigram LM look-ahead per tree node.
     lookahead: Vec<f32>,
+    /// Token symbols (for phone spans).
+    symbols: Vec<String>,
+    /// Segments each output word's span into its phones.
+    aligner: super::align::ForcedAligner,
+    /// `pron_of_word_span[k]`: pronunciation of the k-th word of each returned hypothesis.
+    out_prons: Vec<Vec<u32>>,
     // scratch
     cur: Vec<Token>,
     next: Vec<Token>,
-    index: FxHashMap<u64, u32>,
-    roots: FxHashMap<u64, RootEntry>,
-    root_order: Vec<u64>,
+    // Invariants: for the frame being built, when slot_stamp[i] == stamp, slot_head[i]
+    // starts a chain (through Token::chain) of the tokens in `next` at slot i =
+    // node * 4 + HMM state, one per LM state. Stale stamps mean an empty slot, so
+    // starting a frame costs nothing. Tokens are not moved while a frame is built.
+    slot_head: Vec<u32>,
+    slot_stamp: Vec<u32>,
+    stamp: u32,
+    /// Decodable column of each slot (node * 4 + HMM state); NONE for unused states.
+    slot_pdf: Vec<u32>,
+    /// Ways into the word loop of the frame being built, keyed `lm << 32 | blocked`;
+    /// searched linearly while there are few, through `roots` once there are more.
+    root_entries: Vec<(u64, RootEntry)>,
+    roots: FxHashMap<u64, u32>,
+    roots_mapped: bool,
+    /// `(LM state id << 32 | LM word)` → (ln p, next LM state id), per utterance.
+    lm_trans: FxHashMap<u64, (f32, u32)>,
     lm_states: Vec<L::State>,
     lm_ids: FxHashMap<L::State, u32>,
     // Invariants: trace[i].3 (previous entry) < i or NONE.
@@ -226,13 +247,16 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
         let sil_node = tree.num_nodes() as u32;
         let lookahead =
             super::ctc_prefix_beam::weighted_lookahead(&tree, &lm, &lm_words, config.lm_weight);
-        Ok(ViterbiDecoder {
+        let mut decoder = ViterbiDecoder {
             lookahead,
             states: config.topology.states(),
             sil_logp: config.silence_prob.ln(),
             tree,
             lm,
             num_indices: tokens.len(),
+            out_prons: Vec::new(),
+            symbols: tokens.symbols().to_vec(),
+            aligner: super::align::ForcedAligner::new(tokens.clone(), config.topology, false)?,
             config,
             blank,
             sil,
@@ -241,13 +265,30 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
             word_strings,
             cur: Vec::new(),
             next: Vec::new(),
-            index: FxHashMap::default(),
+            slot_pdf: Vec::new(),
+            slot_head: vec![NONE; (sil_node as usize + 1) * 4],
+            slot_stamp: vec![0; (sil_node as usize + 1) * 4],
+            stamp: 0,
+            root_entries: Vec::new(),
             roots: FxHashMap::default(),
-            root_order: Vec::new(),
+            roots_mapped: false,
+            lm_trans: FxHashMap::default(),
             lm_states: Vec::new(),
             lm_ids: FxHashMap::default(),
             trace: Vec::new(),
-        })
+        };
+        let num_slots = (decoder.sil_node as usize + 1) * 4;
+        decoder.slot_pdf = (0..num_slots)
+            .map(|slot| {
+                let (node, state) = ((slot >> 2) as u32, slot & 3);
+                if state < decoder.states.len() {
+                    decoder.pdf(node, state)
+                } else {
+                    NONE
+                }
+            })
+            .collect();
+        Ok(decoder)
     }
 
     /// The lexicon tree (for memory reports).
@@ -277,8 +318,8 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
         }
     }
 
-    /// Decodes one utterance: hypotheses best first. Phones are left empty (use
-    /// [`super::ForcedAligner`] on the words for a phone segmentation).
+    /// Decodes one utterance: hypotheses best first, with phone spans from aligning
+    /// each word's pronunciation inside its span.
     pub fn decode(&mut self, d: &dyn Decodable) -> Result<Vec<Hypothesis>> {
         if d.num_indices() != self.num_indices {
             return Err(Error::dim(
@@ -295,6 +336,11 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
         self.trace.clear();
         self.lm_states.clear();
         self.lm_ids.clear();
+        if self.lm_trans.len() > 1 << 20 {
+            self.lm_trans = FxHashMap::default();
+        } else {
+            self.lm_trans.clear();
+        }
         let start = self.lm.start();
         let lm0 = self.intern(start);
         // frame 0: enter the word loop
@@ -309,7 +355,6 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
                 pron: NONE,
                 word_start: 0,
             },
-            0,
         );
         self.expand_roots(d.frame_scores(0), 0, &mut best);
         self.prune(best);
@@ -338,18 +383,59 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
                 return Err(Error::EmptyBeam);
             }
         }
-        self.finish(num_frames as u32)
+        let mut hyps = self.finish(num_frames as u32)?;
+        self.fill_phones(d, &mut hyps);
+        Ok(hyps)
+    }
+
+    /// Fills each hypothesis' phones by aligning every word's pronunciation inside the
+    /// word's own frame span (cheap: the spans are short, and exact for the chosen
+    /// words). A word whose span cannot hold its phones keeps no phone spans.
+    fn fill_phones(&self, d: &dyn Decodable, hyps: &mut [Hypothesis]) {
+        for (h, prons) in hyps.iter_mut().zip(&self.out_prons) {
+            for (w, &p) in h.words.iter().zip(prons) {
+                let toks = &self.tree.pron_tokens[p as usize];
+                if toks.len() == 1 && !self.config.topology.uses_blank() {
+                    // one phone, no blank: the phone is the whole span (phone loops)
+                    h.phones.push(PhoneSpan {
+                        phone: self.symbols[toks[0] as usize].clone(),
+                        token: toks[0] as usize,
+                        start: w.start,
+                        end: w.end,
+                    });
+                    continue;
+                }
+                let span = FrameSpan {
+                    inner: d,
+                    start: w.start,
+                    len: w.end - w.start,
+                };
+                let toks = vec![(w.word.clone(), self.tree.pron_tokens[p as usize].clone())];
+                if let Ok(a) = self.aligner.align(&span, &toks) {
+                    h.phones.extend(a.phones.into_iter().map(|mut ph| {
+                        ph.start += w.start;
+                        ph.end += w.start;
+                        ph
+                    }));
+                }
+            }
+        }
     }
 
     fn begin_frame(&mut self) {
         self.next.clear();
-        self.index.clear();
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            self.slot_stamp.fill(0);
+            self.stamp = 1;
+        }
         self.roots.clear();
-        self.root_order.clear();
+        self.root_entries.clear();
+        self.roots_mapped = false;
     }
 
     /// Adds (Viterbi max) a token for frame `t` at `key`, with the emission score.
-    #[inline]
+    #[inline(always)]
     fn emit(
         &mut self,
         key: u64,
@@ -359,51 +445,89 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
         row: &[f32],
         best: &mut f32,
     ) {
-        let (_, node, state) = unpack(key);
-        let s = score + row[self.pdf(node, state) as usize];
+        // key = lm << 34 | node << 2 | state, so the slot is the low 34 bits
+        let slot = (key & 0x3_ffff_ffff) as usize;
+        let s = score + row[self.slot_pdf[slot] as usize];
         if s < *best - self.config.beam || s == f32::NEG_INFINITY {
             return;
         }
         if s > *best {
             *best = s;
         }
-        match self.index.entry(key) {
-            std::collections::hash_map::Entry::Occupied(o) => {
-                let tok = &mut self.next[*o.get() as usize];
+        if self.slot_stamp[slot] != self.stamp {
+            self.slot_stamp[slot] = self.stamp;
+            self.slot_head[slot] = NONE;
+        }
+        let mut i = self.slot_head[slot];
+        while i != NONE {
+            let tok = &mut self.next[i as usize];
+            if tok.key == key {
                 if s > tok.score {
-                    *tok = Token {
-                        key,
-                        score: s,
-                        trace,
-                        word_start,
-                    };
+                    tok.score = s;
+                    tok.trace = trace;
+                    tok.word_start = word_start;
+                }
+                return;
+            }
+            i = tok.chain;
+        }
+        let chain = self.slot_head[slot];
+        self.slot_head[slot] = self.next.len() as u32;
+        self.next.push(Token {
+            key,
+            score: s,
+            trace,
+            word_start,
+            chain,
+        });
+    }
+
+    fn add_root(&mut self, lm: u32, blocked: u32, e: RootEntry) {
+        const LINEAR: usize = 8;
+        let key = (u64::from(lm) << 32) | u64::from(blocked);
+        if !self.roots_mapped {
+            for (k, r) in &mut self.root_entries {
+                if *k == key {
+                    if e.score > r.score {
+                        *r = e;
+                    }
+                    return;
+                }
+            }
+            if self.root_entries.len() < LINEAR {
+                self.root_entries.push((key, e));
+                return;
+            }
+            for (i, (k, _)) in self.root_entries.iter().enumerate() {
+                self.roots.insert(*k, i as u32);
+            }
+            self.roots_mapped = true;
+        }
+        match self.roots.entry(key) {
+            std::collections::hash_map::Entry::Occupied(o) => {
+                let r = &mut self.root_entries[*o.get() as usize].1;
+                if e.score > r.score {
+                    *r = e;
                 }
             }
             std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(self.next.len() as u32);
-                self.next.push(Token {
-                    key,
-                    score: s,
-                    trace,
-                    word_start,
-                });
+                v.insert(self.root_entries.len() as u32);
+                self.root_entries.push((key, e));
             }
         }
     }
 
-    fn add_root(&mut self, lm: u32, blocked: u32, e: RootEntry, _t: u32) {
-        let key = (u64::from(lm) << 32) | u64::from(blocked);
-        match self.roots.entry(key) {
-            std::collections::hash_map::Entry::Occupied(mut o) => {
-                if e.score > o.get().score {
-                    o.insert(e);
-                }
-            }
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(e);
-                self.root_order.push(key);
-            }
+    /// `(ln p(word | LM state), next LM state id)`, cached per utterance.
+    #[inline]
+    fn lm_step(&mut self, lm: u32, word: LmWordId) -> (f32, u32) {
+        let key = (u64::from(lm) << 32) | u64::from(word);
+        if let Some(&v) = self.lm_trans.get(&key) {
+            return v;
         }
+        let (lp, next) = self.lm.score(self.lm_states[lm as usize], word);
+        let v = (lp, self.intern(next));
+        self.lm_trans.insert(key, v);
+        v
     }
 
     /// Follows one token's arcs into frame `t`.
@@ -452,7 +576,6 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
                     pron: NONE,
                     word_start: t,
                 },
-                t,
             );
             return;
         }
@@ -470,10 +593,7 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
         for e in n.first_end..n.first_end + n.num_ends {
             let pron = self.tree.ends[e as usize];
             let word = self.tree.pron_word[pron as usize];
-            let (lp, next_state) = self
-                .lm
-                .score(self.lm_states[lm as usize], self.lm_words[word as usize]);
-            let lm2 = self.intern(next_state);
+            let (lp, lm2) = self.lm_step(lm, self.lm_words[word as usize]);
             let score = exit - la + self.config.lm_weight * lp + self.config.word_penalty;
             self.add_root(
                 lm2,
@@ -484,16 +604,14 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
                     pron,
                     word_start: tok.word_start,
                 },
-                t,
             );
         }
     }
 
     /// Fans every collected word-loop entry out into first phones, silence and blank.
     fn expand_roots(&mut self, row: &[f32], t: u32, best: &mut f32) {
-        for k in 0..self.root_order.len() {
-            let key = self.root_order[k];
-            let e = self.roots[&key];
+        for k in 0..self.root_entries.len() {
+            let (key, e) = self.root_entries[k];
             if e.score < *best - self.config.beam {
                 continue;
             }
@@ -578,6 +696,7 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
         finals.sort_by(|a, b| b.0.total_cmp(&a.0));
         let mut out: Vec<Hypothesis> = Vec::new();
         let mut seen: std::collections::HashSet<Vec<u32>> = Default::default();
+        self.out_prons.clear();
         for &(score, trace, pron, ws) in &finals {
             let mut words: Vec<(u32, u32, u32)> = Vec::new();
             if pron != NONE {
@@ -597,6 +716,7 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
             if !seen.insert(ids) {
                 continue;
             }
+            self.out_prons.push(words.iter().map(|w| w.0).collect());
             out.push(Hypothesis {
                 words: words
                     .iter()
@@ -617,7 +737,30 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
         }
         nbest_confidences(&mut out);
         out.truncate(self.config.nbest);
+        self.out_prons.truncate(self.config.nbest);
         Ok(out)
+    }
+}
+
+/// Rows `start .. start + len` of another decodable.
+struct FrameSpan<'a> {
+    inner: &'a dyn Decodable,
+    start: usize,
+    len: usize,
+}
+
+impl Decodable for FrameSpan<'_> {
+    fn num_frames_ready(&self) -> usize {
+        self.len
+    }
+    fn is_last_frame(&self, frame: usize) -> bool {
+        frame + 1 == self.len
+    }
+    fn num_indices(&self) -> usize {
+        self.inner.num_indices()
+    }
+    fn frame_scores(&self, frame: usize) -> &[f32] {
+        self.inner.frame_scores(self.start + frame)
     }
 }
 
@@ -882,5 +1025,9 @@ mod tests {
                 ("SIL", 15, 20)
             ]
         );
+        // phones come from aligning each word inside its span
+        let phones: Vec<(usize, usize, usize)> =
+            h.phones.iter().map(|p| (p.token, p.start, p.end)).collect();
+        assert_eq!(phones, [(0, 0, 5), (5, 5, 11), (9, 11, 15), (0, 15, 20)]);
     }
 }

@@ -47,11 +47,14 @@ pub struct DecodeArgs {
     /// Larger: slower, more accurate.
     #[arg(long)]
     beam: Option<f32>,
+    /// beam: drop hypotheses this far (nats) below the best. Larger: slower, more accurate.
+    #[arg(long, default_value_t = 25.0)]
+    beam_threshold: f32,
     /// LM weight (default 0.8 for beam, 1.0 for hmm).
     #[arg(long)]
     lm_weight: Option<f32>,
     /// Word insertion bonus in nats (negative: a penalty).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     word_bonus: f32,
     /// hmm: maximum active tokens per frame.
     #[arg(long, default_value_t = 7000)]
@@ -129,9 +132,11 @@ pub fn run(args: DecodeArgs, _quiet: bool) -> anyhow::Result<()> {
     if lm.is_some() && lexicon.is_none() {
         bail!("an LM needs a lexicon (--lexicon)");
     }
+    // hybrid HMMs with priors, or when there is no blank to build the CTC topology from
+    let hybrid = log_priors.is_some() || tokens.blank().is_none();
     let mut decoder: Box<dyn Decoder> = match &lm {
-        Some(lm) => make_decoder(&args, &tokens, lexicon.as_ref(), lm, log_priors.is_some())?,
-        None => make_decoder(&args, &tokens, lexicon.as_ref(), NoLm, log_priors.is_some())?,
+        Some(lm) => make_decoder(&args, &tokens, lexicon.as_ref(), lm, hybrid)?,
+        None => make_decoder(&args, &tokens, lexicon.as_ref(), NoLm, hybrid)?,
     };
     let shift = args.frame_shift_ms / 1000.0;
     let mut out = std::io::stdout().lock();
@@ -179,6 +184,7 @@ fn make_decoder<'a, L: LanguageModel + 'a>(
         "beam" => {
             let config = PrefixBeamConfig {
                 beam_size: args.beam.map_or(16, |b| b.max(1.0) as usize),
+                beam_threshold: args.beam_threshold,
                 lm_weight: args.lm_weight.unwrap_or(0.8),
                 word_bonus: args.word_bonus,
                 nbest: args.nbest.max(1),
