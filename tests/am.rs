@@ -231,4 +231,33 @@ fn hark_train_cli_writes_a_loadable_bundle_and_guards_its_checkpoint() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--resume"));
     let o = run(&["--resume", "--epochs", "3"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // hark posteriors: the trained bundle turns features into log-posteriors.
+    let feats = dir.join("dev-utt0.npy");
+    let post = dir.join("post.npy");
+    let o = hark(&[
+        "posteriors",
+        "--model",
+        out.to_str().unwrap(),
+        feats.to_str().unwrap(),
+        "--out",
+        post.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lp = hark::fsio::read_npy(&post).unwrap();
+    let expected = AcousticModel::load(&out)
+        .unwrap()
+        .log_posteriors(&hark::fsio::read_npy(&feats).unwrap())
+        .unwrap();
+    assert_eq!(lp, expected);
+    let o = hark(&[
+        "posteriors",
+        "--model",
+        dir.to_str().unwrap(),
+        feats.to_str().unwrap(),
+        "--out",
+        post.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("config.json"));
 }

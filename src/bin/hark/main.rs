@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod posteriors;
 mod train;
 mod util;
 
@@ -25,6 +26,10 @@ enum Command {
     ///
     /// Example: `hark tokens --kind ctc > tokens.txt`
     Tokens(TokensArgs),
+    /// Compute log-posteriors [frames, tokens] of an acoustic model (the decoder input).
+    ///
+    /// Example: `hark posteriors --model models/default utt1.npy --out utt1.post.npy`
+    Posteriors(posteriors::PosteriorsArgs),
     /// Train an acoustic model (LSTM/GRU, CTC or frame cross-entropy) from manifests.
     ///
     /// Example: `hark train --train train.jsonl --dev dev.jsonl --out models/mine --bidirectional`
@@ -43,6 +48,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let quiet = cli.quiet;
     match cli.command {
         Command::Train(a) => train::run(*a, quiet),
+        Command::Posteriors(a) => posteriors::run(a),
         Command::Tokens(a) => {
             let table = if a.kind == "ctc" {
                 hark::phones::TokenTable::ctc_default()
