@@ -1,11 +1,36 @@
 //! Recurrent-network throughput at the acoustic model's real shapes, single thread.
 //!
 //! `cargo bench --bench nn`; PyTorch at the same shapes: `benches/compare_nn.py`.
+//!
+//! Times are the benchmark thread's on-CPU time (`/proc/thread-self/schedstat`,
+//! wall clock where that file is missing): the development machine has 2 cores shared
+//! by several builds, and wall-clock throughput there measures the neighbours. The
+//! PyTorch script measures `time.thread_time()` the same way.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hark::nn::{Linear, Lstm, RecurrentConfig, SeqBatch, init, loss};
 use hark::rng::Rng;
 use ndarray::Array2;
+use std::time::{Duration, Instant};
+
+/// On-CPU time of the calling thread, if the kernel reports it.
+fn thread_cpu_time() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = text.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
+/// Runs `f` `iters` times and returns its on-CPU (or wall) time.
+fn timed<R>(iters: u64, mut f: impl FnMut() -> R) -> Duration {
+    let (cpu0, wall0) = (thread_cpu_time(), Instant::now());
+    for _ in 0..iters {
+        std::hint::black_box(f());
+    }
+    match (cpu0, thread_cpu_time()) {
+        (Some(a), Some(b)) => b - a,
+        _ => wall0.elapsed(),
+    }
+}
 
 const FEAT_DIM: usize = 80; // fbank 80
 const INFER_FRAMES: usize = 1000; // 10 s utterance, batch 1
@@ -30,7 +55,9 @@ fn inference(c: &mut Criterion) {
     let batch = SeqBatch::new(x, vec![INFER_FRAMES]).expect("shape");
     for (name, bi) in [("uni_2x256", false), ("bi_2x256", true)] {
         let net = lstm(256, 2, bi);
-        g.bench_function(name, |b| b.iter(|| net.forward(&batch).expect("forward")));
+        g.bench_function(name, |b| {
+            b.iter_custom(|n| timed(n, || net.forward(&batch).expect("forward")))
+        });
     }
     g.finish();
 }
@@ -50,14 +77,16 @@ fn training(c: &mut Criterion) {
         let out = Linear::<f32>::new(net.config().output_dim(), 41, &mut Rng::new(4));
         let mut rng = Rng::new(5);
         g.bench_function(name, |b| {
-            b.iter(|| {
-                let (h, cache) = net.forward_train(&batch, 0.0, &mut rng).expect("forward");
-                let logits = batch.with_data(out.forward(h.data())).expect("shape");
-                let (_, dlogits) = loss::ctc_loss_batch(&logits, &targets).expect("ctc");
-                let mut gout = out.zeros_like();
-                let dh = out.backward(h.data(), &dlogits, &mut gout);
-                let mut grads = net.zeros_like();
-                net.backward(&cache, &dh, &mut grads)
+            b.iter_custom(|n| {
+                timed(n, || {
+                    let (h, cache) = net.forward_train(&batch, 0.0, &mut rng).expect("forward");
+                    let logits = batch.with_data(out.forward(h.data())).expect("shape");
+                    let (_, dlogits) = loss::ctc_loss_batch(&logits, &targets).expect("ctc");
+                    let mut gout = out.zeros_like();
+                    let dh = out.backward(h.data(), &dlogits, &mut gout);
+                    let mut grads = net.zeros_like();
+                    net.backward(&cache, &dh, &mut grads)
+                })
             })
         });
     }

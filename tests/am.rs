@@ -93,11 +93,16 @@ fn config(epochs: usize) -> TrainConfig {
 #[test]
 fn tiny_lstm_ctc_learns_synthetic_phones() {
     let mut rng = Rng::new(SEED);
-    let train_set = corpus(120, &mut rng, false);
+    let mut train_set = corpus(120, &mut rng, false);
     let dev_set = corpus(30, &mut rng, false);
+    // An utterance too short for its labels is skipped, not fatal.
+    let mut short = train_set[0].clone();
+    short.feats = short.feats.slice(ndarray::s![..2, ..]).to_owned();
+    train_set.push(short);
     let mut m = model(Objective::Ctc, true);
     let (_, per_before) = evaluate(&m, &dev_set).unwrap();
     let report = train(&mut m, &train_set, &dev_set, &config(12), None, &mut |_| {}).unwrap();
+    assert_eq!(report.num_skipped, 1);
     let last = report.history.last().unwrap();
     assert!(
         report.best_dev_per < 0.10,
@@ -226,4 +231,33 @@ fn hark_train_cli_writes_a_loadable_bundle_and_guards_its_checkpoint() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--resume"));
     let o = run(&["--resume", "--epochs", "3"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // hark posteriors: the trained bundle turns features into log-posteriors.
+    let feats = dir.join("dev-utt0.npy");
+    let post = dir.join("post.npy");
+    let o = hark(&[
+        "posteriors",
+        "--model",
+        out.to_str().unwrap(),
+        feats.to_str().unwrap(),
+        "--out",
+        post.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lp = hark::fsio::read_npy(&post).unwrap();
+    let expected = AcousticModel::load(&out)
+        .unwrap()
+        .log_posteriors(&hark::fsio::read_npy(&feats).unwrap())
+        .unwrap();
+    assert_eq!(lp, expected);
+    let o = hark(&[
+        "posteriors",
+        "--model",
+        dir.to_str().unwrap(),
+        feats.to_str().unwrap(),
+        "--out",
+        post.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("config.json"));
 }

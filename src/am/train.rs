@@ -159,6 +159,9 @@ pub struct TrainReport {
     pub best_epoch: usize,
     /// Best dev PER.
     pub best_dev_per: f64,
+    /// Training utterances left out because they had fewer output frames than their
+    /// CTC labels need.
+    pub num_skipped: usize,
 }
 
 /// Trainer state saved in checkpoints (`state.json`).
@@ -264,7 +267,9 @@ pub fn edit_distance(a: &[usize], b: &[usize]) -> usize {
     prev[b.len()]
 }
 
-fn prepare(model: &AcousticModel, examples: &[TrainExample]) -> Result<Vec<Prepared>> {
+/// Normalised examples; CTC utterances with fewer output frames than their labels
+/// need are `None` (they have no alignment, so their loss would be infinite).
+fn prepare(model: &AcousticModel, examples: &[TrainExample]) -> Result<Vec<Option<Prepared>>> {
     let objective = model.config.objective;
     let (stack, sub) = (model.config.frame_stacking, model.config.frame_subsampling);
     examples
@@ -298,18 +303,14 @@ fn prepare(model: &AcousticModel, examples: &[TrainExample]) -> Result<Vec<Prepa
             };
             if let Targets::Ctc(t) = &targets {
                 if out_frames < ctc_min_frames(t) {
-                    return Err(Error::Invalid(format!(
-                        "utterance {}: {out_frames} output frames cannot align {} labels",
-                        e.id,
-                        t.len()
-                    )));
+                    return Ok(None);
                 }
             }
-            Ok(Prepared {
+            Ok(Some(Prepared {
                 norm,
                 targets,
                 out_frames,
-            })
+            }))
         })
         .collect()
 }
@@ -367,7 +368,12 @@ fn shard_step(
 /// Dev loss per frame and PER (greedy decoding; for CE, repeats of the frame-wise
 /// best labels are merged and compared with the merged reference labels).
 pub fn evaluate(model: &AcousticModel, examples: &[TrainExample]) -> Result<(f64, f64)> {
-    let prepared = prepare(model, examples)?;
+    let prepared: Vec<Prepared> = prepare(model, examples)?.into_iter().flatten().collect();
+    if prepared.is_empty() {
+        return Err(Error::Invalid(
+            "no dev utterance is long enough for its labels".into(),
+        ));
+    }
     let results: Vec<Result<(f64, usize, usize, usize)>> = prepared
         .par_iter()
         .map(|p| {
@@ -474,7 +480,14 @@ pub fn train(
     }
 
     // Length-sorted batches of consecutive utterances.
-    let prepared = prepare(model, train)?;
+    let prepared: Vec<Option<Prepared>> = prepare(model, train)?;
+    let num_skipped = prepared.iter().filter(|p| p.is_none()).count();
+    let prepared: Vec<Prepared> = prepared.into_iter().flatten().collect();
+    if prepared.is_empty() {
+        return Err(Error::Invalid(
+            "no training utterance is long enough for its labels".into(),
+        ));
+    }
     let mut by_len: Vec<usize> = (0..prepared.len()).collect();
     by_len.sort_by_key(|&i| (prepared[i].norm.nrows(), i));
     let batches: Vec<Vec<usize>> = by_len
@@ -595,6 +608,7 @@ pub fn train(
         history: state.history,
         best_epoch: state.best_epoch,
         best_dev_per: state.best_dev_per,
+        num_skipped,
     })
 }
 

@@ -18,6 +18,7 @@ pub mod loss;
 pub mod lstm;
 pub mod matmul;
 pub mod optim;
+pub mod packed;
 pub mod params;
 pub mod recurrent;
 pub mod rnn;

@@ -18,6 +18,7 @@ use ndarray::{Array1, Array2, ArrayView2, Axis, s};
 
 use crate::error::{Error, Result};
 use crate::nn::matmul::matmul;
+use crate::nn::packed::PackedRhs;
 use crate::nn::params::{Visit, VisitMut, visit_array, visit_array_mut};
 use crate::nn::{Float, Params, SeqBatch, init};
 use crate::rng::Rng;
@@ -401,6 +402,7 @@ impl<T: Float, C: Cell> Recurrent<T, C> {
         let mut hp = Array2::<T>::zeros((batch, g));
         let mut h_prev = vec![T::zero(); hd];
         let mut c_prev = vec![T::zero(); cd];
+        let w_hh_t = PackedRhs::new(&p.weight_hh.t());
 
         for step in 0..max_len {
             let t = if reverse { max_len - 1 - step } else { step };
@@ -416,21 +418,9 @@ impl<T: Float, C: Cell> Recurrent<T, C> {
             }
             if let Some(pt) = prev_t.filter(|_| bp > 0) {
                 let hprev = h.slice(s![pt * batch..pt * batch + bp, ..]);
-                matmul(
-                    T::one(),
-                    &mut hp.slice_mut(s![..bp, ..]),
-                    T::one(),
-                    &hprev,
-                    &p.weight_hh.t(),
-                );
+                w_hh_t.mul_add(&mut hp.slice_mut(s![..bp, ..]), &hprev);
             } else if let Some((h0, _)) = init.filter(|_| prev_t.is_none()) {
-                matmul(
-                    T::one(),
-                    &mut hp.slice_mut(s![..bt, ..]),
-                    T::one(),
-                    &h0.slice(s![..bt, ..]),
-                    &p.weight_hh.t(),
-                );
+                w_hh_t.mul_add(&mut hp.slice_mut(s![..bt, ..]), &h0.slice(s![..bt, ..]));
             }
             for b in 0..bt {
                 let row = t * batch + b;
@@ -522,6 +512,7 @@ fn backward_direction<T: Float, C: Cell>(
     let zero_h = vec![T::zero(); hd];
     let zero_c = vec![T::zero(); cd];
     let mut empty: [T; 0] = [];
+    let w_hh = PackedRhs::new(&p.weight_hh.view());
 
     for step in 0..max_len {
         let t = if reverse { step } else { max_len - 1 - step };
@@ -573,13 +564,7 @@ fn backward_direction<T: Float, C: Cell>(
         if bp > 0 {
             let dhp = if C::SAME_PRE_GRAD { &dxp } else { &dhp_own };
             let d = dhp.slice(s![t * batch..t * batch + bp, ..]);
-            matmul(
-                T::one(),
-                &mut carry_dh.slice_mut(s![..bp, ..]),
-                T::one(),
-                &d,
-                &p.weight_hh.view(),
-            );
+            w_hh.mul_add(&mut carry_dh.slice_mut(s![..bp, ..]), &d);
         }
     }
 

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod decode;
 mod lm;
 mod features;
+mod posteriors;
 mod train;
 mod util;
 
@@ -40,6 +41,10 @@ enum Command {
     ///
     /// Example: `hark features --kind fbank --bins 80 audio/yes.wav --out yes.npy`
     Features(features::FeaturesArgs),
+    /// Compute log-posteriors [frames, tokens] of an acoustic model (the decoder input).
+    ///
+    /// Example: `hark posteriors --model models/default utt1.npy --out utt1.post.npy`
+    Posteriors(posteriors::PosteriorsArgs),
     /// Train an acoustic model (LSTM/GRU, CTC or frame cross-entropy) from manifests.
     ///
     /// Example: `hark train --train train.jsonl --dev dev.jsonl --out models/mine --bidirectional`
@@ -59,6 +64,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Features(a) => features::run(a, quiet),
         Command::Train(a) => train::run(*a, quiet),
+        Command::Posteriors(a) => posteriors::run(a),
         Command::Tokens(a) => {
             let table = if a.kind == "ctc" {
                 hark::phones::TokenTable::ctc_default()

@@ -292,6 +292,12 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
             e.frames_per_sec
         );
     }
+    if report.num_skipped > 0 {
+        eprintln!(
+            "hark: skipped {} training utterances too short for their labels",
+            report.num_skipped
+        );
+    }
     println!(
         "best epoch {} dev PER {:.2}% -> {}",
         report.best_epoch,
