@@ -13,9 +13,11 @@
 #![deny(missing_docs)]
 
 pub mod am;
+pub mod audio;
 pub mod decode;
 pub mod error;
 pub mod eval;
+pub mod features;
 pub mod fsio;
 pub mod lexicon;
 pub mod lm;

@@ -160,3 +160,70 @@ fn training_is_deterministic_and_resume_continues_exactly() {
         "resumed run differs from an uninterrupted one"
     );
 }
+
+#[test]
+fn hark_train_cli_writes_a_loadable_bundle_and_guards_its_checkpoint() {
+    use crate::util::hark;
+    let dir = tmpdir("am-cli");
+    let mut rng = Rng::new(SEED + 3);
+    let names = ["AA", "AE", "AH", "AO", "AW"];
+    for (split, n) in [("train", 16), ("dev", 4)] {
+        let mut lines = String::new();
+        for e in corpus(n, &mut rng, false) {
+            let file = format!("{split}-{}.npy", e.id);
+            hark::fsio::write_npy(&dir.join(&file), &e.feats).unwrap();
+            let Targets::Ctc(labels) = &e.targets else {
+                unreachable!()
+            };
+            let phones: Vec<&str> = labels.iter().map(|&l| names[l - 1]).collect();
+            lines += &format!(
+                "{{\"id\": \"{}\", \"audio\": \"{file}\", \"text\": \"x\", \"duration\": 1.0, \"phones\": \"{}\"}}\n",
+                e.id,
+                phones.join(" ")
+            );
+        }
+        std::fs::write(dir.join(format!("{split}.jsonl")), lines).unwrap();
+    }
+    let out = dir.join("model");
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "train",
+            "--train",
+            dir.join("train.jsonl").to_str().unwrap(),
+            "--dev",
+            dir.join("dev.jsonl").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--layers",
+            "1",
+            "--hidden",
+            "8",
+            "--batch-size",
+            "4",
+            "--warmup",
+            "1",
+            "--quiet",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let run = |extra: &[&str]| {
+        let a = args(extra);
+        hark(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let o = run(&["--epochs", "2"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("dev_PER"));
+    let m = AcousticModel::load(&out).unwrap();
+    assert_eq!(m.num_outputs(), 41);
+    assert!(out.join("tokens.txt").exists() && out.join("train_log.json").exists());
+    // A second run must not silently overwrite the checkpoint.
+    let o = run(&["--epochs", "2"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--resume"));
+    let o = run(&["--resume", "--epochs", "3"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

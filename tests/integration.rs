@@ -4,4 +4,5 @@ mod am;
 mod cli;
 mod decode;
 mod nn;
+mod features;
 mod util;

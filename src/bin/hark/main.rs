@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 
 mod decode;
 mod lm;
+mod features;
+mod train;
 mod util;
 
 /// hark: offline speech recognition and spoken-term search.
@@ -34,6 +36,14 @@ enum Command {
     ///
     /// Example: `hark lm build corpus.txt --order 3 --out lm.arpa`
     Lm(lm::LmArgs),
+    /// Compute Kaldi-compatible fbank or MFCC features of one WAV/FLAC file.
+    ///
+    /// Example: `hark features --kind fbank --bins 80 audio/yes.wav --out yes.npy`
+    Features(features::FeaturesArgs),
+    /// Train an acoustic model (LSTM/GRU, CTC or frame cross-entropy) from manifests.
+    ///
+    /// Example: `hark train --train train.jsonl --dev dev.jsonl --out models/mine --bidirectional`
+    Train(Box<train::TrainArgs>),
 }
 
 /// Arguments of `hark tokens`.
@@ -47,6 +57,8 @@ struct TokensArgs {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let quiet = cli.quiet;
     match cli.command {
+        Command::Features(a) => features::run(a, quiet),
+        Command::Train(a) => train::run(*a, quiet),
         Command::Tokens(a) => {
             let table = if a.kind == "ctc" {
                 hark::phones::TokenTable::ctc_default()

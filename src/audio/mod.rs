@@ -1,0 +1,188 @@
+//! Audio input: WAV (hound) and FLAC (symphonia) files to mono `f32` samples.
+//!
+//! Every later stage calls [`load_16k`], which reads a file with [`read_audio`],
+//! mixes all channels to mono and resamples to 16 kHz with the band-limited
+//! resampler in [`resample`].
+//!
+//! Samples are scaled to `[-1, 1)`: integer PCM is divided by `2^(bits-1)` (8-bit
+//! WAV is unsigned and is centred first), 32-bit float WAV is taken as is. Multi-
+//! channel audio is mixed down by averaging the channels.
+//!
+//! Reading never panics on bad input: every problem (missing file, not a WAV or
+//! FLAC, truncated header or data, zero samples, unsupported encoding, NaN or
+//! infinite samples, zero channels, a declared length larger than the file) is an
+//! [`Error::Audio`](crate::Error::Audio) naming the file.
+
+mod flac;
+pub mod resample;
+mod wav;
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+pub use resample::{Resampler, ResamplerConfig, resample};
+
+/// The sample rate every model and feature extractor in hark works at.
+pub const SAMPLE_RATE_HZ: u32 = 16_000;
+
+/// Mono audio: samples in `[-1, 1)` at `sample_rate` Hz.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Waveform {
+    /// Samples, one per time step, nominally in `[-1, 1)`.
+    pub samples: Vec<f32>,
+    /// Sample rate in Hz.
+    pub sample_rate: u32,
+}
+
+impl Waveform {
+    /// A waveform from samples and a rate.
+    pub fn new(samples: Vec<f32>, sample_rate: u32) -> Self {
+        Waveform {
+            samples,
+            sample_rate,
+        }
+    }
+
+    /// Duration in seconds.
+    pub fn duration_secs(&self) -> f64 {
+        if self.sample_rate == 0 {
+            return 0.0;
+        }
+        self.samples.len() as f64 / self.sample_rate as f64
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    /// Whether there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+}
+
+/// Reads a WAV or FLAC file, mixed down to mono, at its own sample rate.
+///
+/// The format is recognised from the file's first bytes (`RIFF….WAVE` or `fLaC`),
+/// not from its name.
+pub fn read_audio(path: &Path) -> Result<Waveform> {
+    let bad = |msg: String| Error::Audio {
+        path: path.to_path_buf(),
+        msg,
+    };
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, "opening", e))?;
+    let file_len = file
+        .metadata()
+        .map_err(|e| Error::io(path, "reading", e))?
+        .len();
+    let mut magic = [0u8; 12];
+    let got = read_up_to(&mut file, &mut magic).map_err(|e| Error::io(path, "reading", e))?;
+    if got == 0 {
+        return Err(bad("empty file (0 bytes), not a WAV or FLAC file".into()));
+    }
+    let wave = if got >= 4 && &magic[..4] == b"fLaC" {
+        flac::read_flac(path, file)?
+    } else if got >= 4
+        && (&magic[..4] == b"RIFF" || &magic[..4] == b"RIFX" || &magic[..4] == b"RF64")
+    {
+        if got < 12 {
+            return Err(bad(format!(
+                "truncated WAV header ({got} bytes, need at least 12)"
+            )));
+        }
+        if &magic[..4] != b"RIFF" || &magic[8..12] != b"WAVE" {
+            return Err(bad(format!(
+                "unsupported RIFF variant {:?}/{:?} (only little-endian RIFF/WAVE is read)",
+                String::from_utf8_lossy(&magic[..4]),
+                String::from_utf8_lossy(&magic[8..12])
+            )));
+        }
+        wav::read_wav(path, file, file_len)?
+    } else {
+        return Err(bad(
+            "not a WAV or FLAC file (no RIFF/WAVE or fLaC signature)".into(),
+        ));
+    };
+    if wave.samples.is_empty() {
+        return Err(bad("contains zero samples".into()));
+    }
+    if let Some(i) = wave.samples.iter().position(|x| !x.is_finite()) {
+        return Err(bad(format!(
+            "sample {i} is not finite ({})",
+            wave.samples[i]
+        )));
+    }
+    Ok(wave)
+}
+
+/// Reads a WAV or FLAC file as 16 kHz mono: what every hark stage consumes.
+pub fn load_16k(path: &Path) -> Result<Waveform> {
+    let wave = read_audio(path)?;
+    if wave.sample_rate == SAMPLE_RATE_HZ {
+        return Ok(wave);
+    }
+    resample(&wave, SAMPLE_RATE_HZ)
+}
+
+/// Writes a mono 16-bit PCM WAV file atomically. Samples are clipped to `[-1, 1)`
+/// and rounded to the nearest of the 65536 levels.
+pub fn write_wav_16bit(path: &Path, wave: &Waveform) -> Result<()> {
+    if wave.sample_rate == 0 {
+        return Err(Error::Invalid(
+            "cannot write a WAV with sample rate 0".into(),
+        ));
+    }
+    if let Some(i) = wave.samples.iter().position(|x| !x.is_finite()) {
+        return Err(Error::NonFinite {
+            op: format!("write_wav_16bit sample {i}"),
+        });
+    }
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: wave.sample_rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut buf = std::io::Cursor::new(Vec::with_capacity(44 + 2 * wave.samples.len()));
+    {
+        let to_io = |e: hound::Error| match e {
+            hound::Error::IoError(e) => e,
+            other => std::io::Error::other(other.to_string()),
+        };
+        let wrap = |e| Error::io(path, "encoding", to_io(e));
+        let mut w = hound::WavWriter::new(&mut buf, spec).map_err(wrap)?;
+        {
+            let mut w16 = w.get_i16_writer(wave.samples.len() as u32);
+            for &x in &wave.samples {
+                w16.write_sample(float_to_i16(x));
+            }
+            w16.flush().map_err(wrap)?;
+        }
+        w.finalize().map_err(wrap)?;
+    }
+    crate::fsio::write_atomic(path, buf.get_ref())
+}
+
+/// `x` in `[-1, 1)` to the nearest 16-bit level, clipping outside the range.
+pub fn float_to_i16(x: f32) -> i16 {
+    (x * 32768.0).round().clamp(-32768.0, 32767.0) as i16
+}
+
+/// Reads until `buf` is full or the input ends; returns the number of bytes read.
+fn read_up_to(r: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,199 @@
+//! Reading and writing audio: every encoding, mixing, and every malformed input.
+
+use super::*;
+
+fn tmp(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("hark-audio-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn write_hound(path: &Path, spec: hound::WavSpec, frames: &[Vec<f64>]) {
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for fr in frames {
+        for &v in fr {
+            match spec.sample_format {
+                hound::SampleFormat::Float => w.write_sample(v as f32).unwrap(),
+                hound::SampleFormat::Int => {
+                    let scale = (1i64 << (spec.bits_per_sample - 1)) as f64;
+                    let q = (v * scale).round() as i64;
+                    let q = q.clamp(-(scale as i64), scale as i64 - 1);
+                    if spec.bits_per_sample == 8 {
+                        w.write_sample(q as i8).unwrap();
+                    } else {
+                        w.write_sample(q as i32).unwrap();
+                    }
+                }
+            }
+        }
+    }
+    w.finalize().unwrap();
+}
+
+#[test]
+fn every_pcm_depth_and_float_reads_back() {
+    let d = tmp("depths");
+    let values = [0.0, 0.5, -0.5, -1.0, 0.25, 0.999];
+    let frames: Vec<Vec<f64>> = values.iter().map(|&v| vec![v]).collect();
+    for (bits, fmt) in [
+        (8, hound::SampleFormat::Int),
+        (16, hound::SampleFormat::Int),
+        (24, hound::SampleFormat::Int),
+        (32, hound::SampleFormat::Int),
+        (32, hound::SampleFormat::Float),
+    ] {
+        let p = d.join(format!("x{bits}{fmt:?}.wav"));
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 22_050,
+            bits_per_sample: bits,
+            sample_format: fmt,
+        };
+        write_hound(&p, spec, &frames);
+        let w = read_audio(&p).unwrap();
+        assert_eq!(w.sample_rate, 22_050);
+        assert_eq!(w.samples.len(), values.len());
+        // quantisation step of the depth (8-bit: 1/128)
+        let tol = 1.0 / (1u64 << (bits - 1)) as f32;
+        for (a, b) in w.samples.iter().zip(values) {
+            assert!(
+                (a - b as f32).abs() <= tol,
+                "{bits}-bit {fmt:?}: {a} vs {b}"
+            );
+        }
+    }
+}
+
+#[test]
+fn channels_are_averaged() {
+    let d = tmp("stereo");
+    let p = d.join("st.wav");
+    let spec = hound::WavSpec {
+        channels: 3,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    write_hound(&p, spec, &[vec![0.5, -0.5, 0.25], vec![0.25, 0.25, 0.25]]);
+    let w = read_audio(&p).unwrap();
+    assert_eq!(w.samples, vec![0.25 / 3.0, 0.25]);
+}
+
+#[test]
+fn write_read_16bit_is_lossless_on_the_grid() {
+    let d = tmp("rw");
+    let p = d.join("rw.wav");
+    let samples: Vec<f32> = (-5..5).map(|i| i as f32 * 1000.0 / 32768.0).collect();
+    let w = Waveform::new(samples.clone(), 16_000);
+    write_wav_16bit(&p, &w).unwrap();
+    assert_eq!(read_audio(&p).unwrap(), w);
+    assert_eq!(load_16k(&p).unwrap(), w);
+    // clipping
+    write_wav_16bit(&p, &Waveform::new(vec![2.0, -2.0], 8_000)).unwrap();
+    assert_eq!(
+        read_audio(&p).unwrap().samples,
+        vec![32767.0 / 32768.0, -1.0]
+    );
+    assert!(write_wav_16bit(&p, &Waveform::new(vec![f32::NAN], 8_000)).is_err());
+}
+
+#[test]
+fn load_16k_resamples() {
+    let d = tmp("l16");
+    let p = d.join("a.wav");
+    let w = Waveform::new(vec![0.1; 44_100], 44_100);
+    write_wav_16bit(&p, &w).unwrap();
+    let r = load_16k(&p).unwrap();
+    assert_eq!(r.sample_rate, 16_000);
+    assert_eq!(r.samples.len(), 16_000);
+    // DC passes with unit gain away from the zero-padded edges
+    assert!((r.samples[8000] - 0.1).abs() < 1e-3, "{}", r.samples[8000]);
+}
+
+/// A canonical 44-byte header with the given fields and `data` bytes after it.
+fn wav_bytes(tag: u16, channels: u16, rate: u32, bits: u16, data_len: u32, data: &[u8]) -> Vec<u8> {
+    let align = channels * bits.div_ceil(8);
+    let mut b = Vec::new();
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&tag.to_le_bytes());
+    b.extend_from_slice(&channels.to_le_bytes());
+    b.extend_from_slice(&rate.to_le_bytes());
+    b.extend_from_slice(&(rate * align as u32).to_le_bytes());
+    b.extend_from_slice(&align.to_le_bytes());
+    b.extend_from_slice(&bits.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&data_len.to_le_bytes());
+    b.extend_from_slice(data);
+    b
+}
+
+fn err_of(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    let e = read_audio(&p).unwrap_err().to_string();
+    assert!(e.contains(name), "error does not name the file: {e}");
+    assert!(!e.contains('\n'), "error is not one line: {e}");
+    e
+}
+
+#[test]
+fn malformed_inputs_give_named_errors() {
+    let d = tmp("bad");
+    let ok = wav_bytes(1, 1, 16_000, 16, 4, &[0, 1, 0, 2]);
+    // sanity: the canonical header reads
+    std::fs::write(d.join("ok.wav"), &ok).unwrap();
+    assert_eq!(read_audio(&d.join("ok.wav")).unwrap().samples.len(), 2);
+
+    let e = read_audio(&d.join("missing.wav")).unwrap_err().to_string();
+    assert!(e.contains("missing.wav"), "{e}");
+    assert!(err_of(&d, "empty.wav", b"").contains("empty"));
+    assert!(err_of(&d, "text.wav", b"hello, I am text\n").contains("not a WAV or FLAC"));
+    assert!(err_of(&d, "short.wav", b"RIFF\x10\0").contains("truncated"));
+    assert!(err_of(&d, "hdr.wav", &ok[..30]).contains("truncated"));
+    assert!(err_of(&d, "cut.wav", &ok[..46]).contains("truncated"));
+    let huge = wav_bytes(1, 1, 16_000, 16, 0xFFFF_FFF0, &[0, 1, 0, 2]);
+    assert!(err_of(&d, "huge.wav", &huge).contains("declares 4294967280 bytes"));
+    let zero_ch = wav_bytes(1, 0, 16_000, 16, 4, &[0, 1, 0, 2]);
+    assert!(err_of(&d, "zero_ch.wav", &zero_ch).contains("0 channels"));
+    let zero_rate = wav_bytes(1, 1, 0, 16, 4, &[0, 1, 0, 2]);
+    assert!(err_of(&d, "zero_rate.wav", &zero_rate).contains("0 Hz"));
+    let no_data = wav_bytes(1, 1, 16_000, 16, 0, &[]);
+    assert!(err_of(&d, "nodata.wav", &no_data).contains("zero samples"));
+    let mulaw = wav_bytes(7, 1, 8_000, 8, 2, &[0, 1]);
+    assert!(err_of(&d, "mulaw.wav", &mulaw).contains("unsupported encoding"));
+    let f64wav = wav_bytes(3, 1, 8_000, 64, 8, &[0; 8]);
+    assert!(err_of(&d, "f64.wav", &f64wav).contains("unsupported encoding"));
+    let odd = wav_bytes(1, 1, 16_000, 16, 3, &[0, 1, 0]);
+    assert!(err_of(&d, "odd.wav", &odd).contains("whole number"));
+    let nan = wav_bytes(3, 1, 16_000, 32, 8, &[0, 0, 0, 0, 0, 0, 0xC0, 0x7F]);
+    assert!(err_of(&d, "nan.wav", &nan).contains("not finite"));
+    let inf = wav_bytes(3, 1, 16_000, 32, 4, &f32::INFINITY.to_le_bytes());
+    assert!(err_of(&d, "inf.wav", &inf).contains("not finite"));
+    assert!(err_of(&d, "rifx.wav", b"RIFX\0\0\0\0WAVEfmt ").contains("unsupported RIFF"));
+    assert!(err_of(&d, "flac.flac", b"fLaC\0\0\0\x22garbage").contains("FLAC"));
+}
+
+#[test]
+fn random_bytes_never_panic() {
+    // Headers with random fields and random lengths: any outcome but a panic.
+    let d = tmp("fuzz");
+    let mut rng = crate::rng::Rng::new(99);
+    let p = d.join("f.wav");
+    for i in 0..300 {
+        let mut b = wav_bytes(1, 1, 16_000, 16, 8, &[1, 2, 3, 4, 5, 6, 7, 8]);
+        let flips = 1 + rng.below(4);
+        for _ in 0..flips {
+            let k = rng.below(b.len());
+            b[k] = rng.below(256) as u8;
+        }
+        if i % 3 == 0 {
+            b.truncate(rng.below(b.len() + 1));
+        }
+        std::fs::write(&p, &b).unwrap();
+        let _ = read_audio(&p);
+    }
+}

@@ -1,0 +1,230 @@
+//! WAV reading: our own check of the RIFF chunk layout, then hound for the samples.
+//!
+//! hound is robust, but it trusts the declared data length, so the chunk walk
+//! below checks first that the header is complete, that the encoding is one we
+//! read, and that the declared data fits in the file. A huge declared length is
+//! therefore an error before anything is allocated.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+use super::Waveform;
+use crate::error::{Error, Result};
+
+/// `WAVE_FORMAT_PCM`.
+const TAG_PCM: u16 = 1;
+/// `WAVE_FORMAT_IEEE_FLOAT`.
+const TAG_FLOAT: u16 = 3;
+/// `WAVE_FORMAT_EXTENSIBLE` (the real tag is the first two bytes of the sub-format GUID).
+const TAG_EXTENSIBLE: u16 = 0xFFFE;
+
+/// What the `fmt ` chunk says.
+#[derive(Debug, Clone, Copy)]
+struct Format {
+    tag: u16,
+    channels: u16,
+    sample_rate: u32,
+    block_align: u16,
+    bits: u16,
+}
+
+/// Reads a RIFF/WAVE file whose first 12 bytes have been checked by the caller.
+pub(super) fn read_wav(path: &Path, mut file: std::fs::File, file_len: u64) -> Result<Waveform> {
+    let bad = |msg: String| Error::Audio {
+        path: path.to_path_buf(),
+        msg,
+    };
+    let io = |e: std::io::Error| Error::io(path, "reading", e);
+
+    // ---- walk the chunks up to `data` ----
+    let mut pos: u64 = 12;
+    let mut format: Option<Format> = None;
+    let data_len: u64 = loop {
+        file.seek(SeekFrom::Start(pos)).map_err(io)?;
+        let mut head = [0u8; 8];
+        let got = super::read_up_to(&mut file, &mut head).map_err(io)?;
+        if got < 8 {
+            let missing = if format.is_none() { "fmt" } else { "data" };
+            return Err(bad(format!(
+                "truncated WAV header: no {missing} chunk before the end of the file"
+            )));
+        }
+        let id = [head[0], head[1], head[2], head[3]];
+        let size = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as u64;
+        let body = pos + 8;
+        match &id {
+            b"fmt " => {
+                if size < 16 {
+                    return Err(bad(format!(
+                        "malformed WAV: fmt chunk of {size} bytes (need at least 16)"
+                    )));
+                }
+                let mut f = [0u8; 40];
+                let want = size.min(40) as usize;
+                let got = super::read_up_to(&mut file, &mut f[..want]).map_err(io)?;
+                if got < want {
+                    return Err(bad("truncated WAV header: fmt chunk is cut short".into()));
+                }
+                let u16_at = |i: usize| u16::from_le_bytes([f[i], f[i + 1]]);
+                let mut tag = u16_at(0);
+                if tag == TAG_EXTENSIBLE {
+                    if size < 40 {
+                        return Err(bad(format!(
+                            "malformed WAV: extensible fmt chunk of {size} bytes (need 40)"
+                        )));
+                    }
+                    tag = u16_at(24);
+                }
+                format = Some(Format {
+                    tag,
+                    channels: u16_at(2),
+                    sample_rate: u32::from_le_bytes([f[4], f[5], f[6], f[7]]),
+                    block_align: u16_at(12),
+                    bits: u16_at(14),
+                });
+            }
+            b"data" => {
+                if format.is_none() {
+                    return Err(bad("malformed WAV: data chunk before fmt chunk".into()));
+                }
+                let available = file_len.saturating_sub(body);
+                if size > available {
+                    return Err(bad(format!(
+                        "truncated data: header declares {size} bytes of audio but only {available} bytes follow"
+                    )));
+                }
+                break size;
+            }
+            _ => {}
+        }
+        pos = body + size + (size & 1);
+        if pos > file_len {
+            return Err(bad(format!(
+                "truncated WAV header: chunk {:?} declares {size} bytes past the end of the file",
+                String::from_utf8_lossy(&id)
+            )));
+        }
+    };
+    let fmt = format.expect("invariant: the data branch returns an error when fmt is missing");
+    check_format(&fmt).map_err(bad)?;
+    let frame_bytes = fmt.block_align as u64;
+    if data_len % frame_bytes != 0 {
+        return Err(bad(format!(
+            "truncated data: {data_len} bytes is not a whole number of {frame_bytes}-byte sample frames"
+        )));
+    }
+    if data_len == 0 {
+        return Err(bad("contains zero samples".into()));
+    }
+
+    // ---- decode with hound ----
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    let reader =
+        hound::WavReader::new(std::io::BufReader::new(file)).map_err(|e| bad(hound_message(e)))?;
+    let spec = reader.spec();
+    let channels = spec.channels as usize;
+    let num_frames = (data_len / frame_bytes) as usize;
+    let samples = match spec.sample_format {
+        hound::SampleFormat::Float => {
+            mix_down(reader.into_samples::<f32>(), channels, num_frames, 1.0)
+        }
+        hound::SampleFormat::Int => {
+            let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f64;
+            mix_down(reader.into_samples::<i32>(), channels, num_frames, scale)
+        }
+    }
+    .map_err(|e| bad(hound_message(e)))?;
+    Ok(Waveform {
+        samples,
+        sample_rate: spec.sample_rate,
+    })
+}
+
+/// Checks the `fmt ` values that hound would reject (or that we do not read), with
+/// a message that says what is wrong.
+fn check_format(f: &Format) -> std::result::Result<(), String> {
+    if f.channels == 0 {
+        return Err("malformed WAV: header declares 0 channels".into());
+    }
+    if f.sample_rate == 0 {
+        return Err("malformed WAV: header declares a sample rate of 0 Hz".into());
+    }
+    match f.tag {
+        TAG_PCM => {
+            if ![8, 16, 24, 32].contains(&f.bits) {
+                return Err(format!(
+                    "unsupported encoding: {}-bit PCM (8, 16, 24 and 32-bit are read)",
+                    f.bits
+                ));
+            }
+        }
+        TAG_FLOAT => {
+            if f.bits != 32 {
+                return Err(format!(
+                    "unsupported encoding: {}-bit float (only 32-bit float is read)",
+                    f.bits
+                ));
+            }
+        }
+        t => {
+            let name = match t {
+                2 => " (MS ADPCM)",
+                6 => " (A-law)",
+                7 => " (mu-law)",
+                0x11 => " (IMA ADPCM)",
+                0x55 => " (MP3)",
+                _ => "",
+            };
+            return Err(format!(
+                "unsupported encoding: WAV format tag 0x{t:04x}{name}; only PCM and 32-bit float are read"
+            ));
+        }
+    }
+    let expect_align = f.channels as u32 * f.bits.div_ceil(8) as u32;
+    if f.block_align as u32 != expect_align {
+        return Err(format!(
+            "malformed WAV: block align {} does not match {} channels of {} bits",
+            f.block_align, f.channels, f.bits
+        ));
+    }
+    Ok(())
+}
+
+/// Averages interleaved channels to mono, scaling each value by `scale`.
+fn mix_down<S, R: Read>(
+    samples: hound::WavIntoSamples<R, S>,
+    channels: usize,
+    num_frames: usize,
+    scale: f64,
+) -> std::result::Result<Vec<f32>, hound::Error>
+where
+    S: hound::Sample + Into<f64>,
+{
+    let mut out = Vec::with_capacity(num_frames);
+    let norm = scale / channels as f64;
+    let mut acc = 0.0f64;
+    let mut k = 0;
+    for s in samples {
+        acc += s?.into();
+        k += 1;
+        if k == channels {
+            out.push((acc * norm) as f32);
+            acc = 0.0;
+            k = 0;
+        }
+    }
+    Ok(out)
+}
+
+/// A one-line description of a hound error.
+fn hound_message(e: hound::Error) -> String {
+    match e {
+        hound::Error::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "truncated data: the file ends inside the audio data".into()
+        }
+        hound::Error::IoError(e) => format!("read error: {e}"),
+        hound::Error::FormatError(m) => format!("malformed WAV: {m}"),
+        hound::Error::Unsupported => "unsupported encoding".into(),
+        other => format!("malformed WAV: {other}"),
+    }
+}

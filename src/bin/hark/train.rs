@@ -1,0 +1,302 @@
+//! `hark train`: manifests in, model bundle out.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use hark::am::train::{Progress, Targets, TrainConfig, TrainExample, train};
+use hark::am::{
+    AcousticModel, Architecture, FORMAT_VERSION, ModelConfig, Objective, RecurrentKind,
+};
+use hark::manifest::{Manifest, Utterance};
+use hark::nn::augment::SpecAugmentConfig;
+use hark::nn::optim::{AdamConfig, GradClip};
+use hark::phones::{SIL, TokenTable, strip_stress};
+use hark::rng::Rng;
+
+/// Frame shift of the features, for turning alignments into frame labels.
+const FRAME_SHIFT_SECS: f64 = 0.010;
+/// Half the analysis window: frame `t` is centred at `t * shift + 12.5 ms`.
+const FRAME_CENTRE_SECS: f64 = 0.0125;
+
+/// Arguments of `hark train`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example:\n  hark train --train data/train.jsonl --dev data/dev.jsonl --out models/mine \\\n      --objective ctc --layers 2 --hidden 256 --bidirectional --epochs 20\n\n\
+Each manifest line's \"audio\" must currently name a feature matrix (.npy, [frames, dim],\n\
+e.g. from `hark features --out x.npy`). CTC targets come from \"phones\", frame labels\n\
+for --objective ce from \"alignment\". The output directory receives config.json,\n\
+model.safetensors, tokens.txt, train_log.json and, for ce, priors.txt; checkpoints go\n\
+to OUT/checkpoint (continue with --resume)."
+)]
+pub struct TrainArgs {
+    /// Training manifest (JSONL or Kaldi data directory).
+    #[arg(long)]
+    train: PathBuf,
+    /// Dev manifest, decoded after every epoch for early stopping.
+    #[arg(long)]
+    dev: PathBuf,
+    /// Output model directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// `ctc` (phones, blank 0) or `ce` (frame labels from alignments, hybrid decoding).
+    #[arg(long, default_value = "ctc", value_parser = ["ctc", "ce"])]
+    objective: String,
+    /// Recurrent cell.
+    #[arg(long, default_value = "lstm", value_parser = ["lstm", "gru", "rnn"])]
+    kind: String,
+    /// Recurrent layers.
+    #[arg(long, default_value_t = 2)]
+    layers: usize,
+    /// Hidden units per direction. Larger → more accurate, slower.
+    #[arg(long, default_value_t = 256)]
+    hidden: usize,
+    /// Bidirectional layers (better accuracy; no streaming).
+    #[arg(long)]
+    bidirectional: bool,
+    /// Frames stacked into one input.
+    #[arg(long, default_value_t = 1)]
+    stack: usize,
+    /// Keep every n-th stacked frame. Larger → faster, coarser.
+    #[arg(long, default_value_t = 1)]
+    subsample: usize,
+    /// Maximum epochs.
+    #[arg(long, default_value_t = 20)]
+    epochs: usize,
+    /// Utterances per batch.
+    #[arg(long, default_value_t = 16)]
+    batch_size: usize,
+    /// Peak learning rate (Adam).
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    /// Warm-up updates.
+    #[arg(long, default_value_t = 200)]
+    warmup: u64,
+    /// Global gradient-norm clipping threshold (0 disables).
+    #[arg(long, default_value_t = 5.0)]
+    clip_norm: f64,
+    /// Dropout between recurrent layers.
+    #[arg(long, default_value_t = 0.0)]
+    dropout: f64,
+    /// Apply SpecAugment time/frequency masking.
+    #[arg(long)]
+    spec_augment: bool,
+    /// Epochs without dev improvement before stopping.
+    #[arg(long, default_value_t = 3)]
+    patience: usize,
+    /// Minutes between checkpoints.
+    #[arg(long, default_value_t = 10.0)]
+    checkpoint_minutes: f64,
+    /// Continue from OUT/checkpoint.
+    #[arg(long)]
+    resume: bool,
+    /// Random seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Worker threads (and gradient shards per batch).
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+}
+
+/// Features of one utterance. The single place where feature extraction plugs in.
+fn load_features(manifest: &Manifest, u: &Utterance) -> anyhow::Result<ndarray::Array2<f32>> {
+    let path = manifest.audio_path(u);
+    if path.extension().is_some_and(|e| e == "npy") {
+        return Ok(hark::fsio::read_npy(&path)?);
+    }
+    bail!(
+        "{}: utterance {}: expected a .npy feature matrix (this build trains from precomputed features)",
+        path.display(),
+        u.id
+    )
+}
+
+fn examples(
+    path: &Path,
+    objective: Objective,
+    tokens: &TokenTable,
+) -> anyhow::Result<Vec<TrainExample>> {
+    let manifest =
+        Manifest::load(path).with_context(|| format!("loading manifest {}", path.display()))?;
+    let mut out = Vec::with_capacity(manifest.utterances.len());
+    for u in &manifest.utterances {
+        let feats = load_features(&manifest, u)?;
+        let targets = match objective {
+            Objective::Ctc => {
+                let phones = u.phones.as_deref().with_context(|| {
+                    format!("{}: utterance {} has no \"phones\"", path.display(), u.id)
+                })?;
+                let ids = phones
+                    .split_whitespace()
+                    .map(|p| {
+                        let p = strip_stress(p);
+                        tokens.index(&p).with_context(|| {
+                            format!("{}: utterance {}: unknown phone {p}", path.display(), u.id)
+                        })
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                Targets::Ctc(ids)
+            }
+            Objective::Ce => {
+                let ali = u.alignment.as_ref().with_context(|| {
+                    format!(
+                        "{}: utterance {} has no \"alignment\"",
+                        path.display(),
+                        u.id
+                    )
+                })?;
+                let sil = tokens.index(SIL).context("token table lacks SIL")?;
+                let mut labels = vec![sil; feats.nrows()];
+                for (t, label) in labels.iter_mut().enumerate() {
+                    let centre = t as f64 * FRAME_SHIFT_SECS + FRAME_CENTRE_SECS;
+                    if let Some(a) = ali.iter().find(|a| a.1 <= centre && centre < a.2) {
+                        let p = strip_stress(&a.0);
+                        *label = tokens.index(&p).with_context(|| {
+                            format!("{}: utterance {}: unknown phone {p}", path.display(), u.id)
+                        })?;
+                    }
+                }
+                Targets::Frames(labels)
+            }
+        };
+        out.push(TrainExample {
+            id: u.id.clone(),
+            feats,
+            targets,
+        });
+    }
+    Ok(out)
+}
+
+/// Runs `hark train`.
+pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
+    let objective = if args.objective == "ctc" {
+        Objective::Ctc
+    } else {
+        Objective::Ce
+    };
+    let tokens = match objective {
+        Objective::Ctc => TokenTable::ctc_default(),
+        Objective::Ce => TokenTable::hybrid_default(),
+    };
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.max(1))
+        .build_global()
+        .ok();
+    let train_set = examples(&args.train, objective, &tokens)?;
+    let dev_set = examples(&args.dev, objective, &tokens)?;
+    let input_dim = train_set
+        .first()
+        .map(|e| e.feats.ncols())
+        .context("empty training manifest")?;
+    let kind = match args.kind.as_str() {
+        "gru" => RecurrentKind::Gru,
+        "rnn" => RecurrentKind::Rnn,
+        _ => RecurrentKind::Lstm,
+    };
+    let config = ModelConfig {
+        format_version: FORMAT_VERSION,
+        architecture: Architecture {
+            kind,
+            num_layers: args.layers,
+            hidden_dim: args.hidden,
+            bidirectional: args.bidirectional,
+            input_dim,
+            num_outputs: tokens.len(),
+        },
+        objective,
+        frame_stacking: args.stack,
+        frame_subsampling: args.subsample,
+        normalize_input: true,
+        features: serde_json::json!({"source": "npy", "feat_dim": input_dim}),
+    };
+    let train_config = TrainConfig {
+        max_epochs: args.epochs,
+        batch_size: args.batch_size,
+        num_shards: args.threads.max(1),
+        adam: AdamConfig {
+            learning_rate: args.lr,
+            warmup_steps: args.warmup,
+            grad_clipping: (args.clip_norm > 0.0).then_some(GradClip::Norm(args.clip_norm)),
+            ..Default::default()
+        },
+        dropout: args.dropout,
+        spec_augment: args.spec_augment.then(SpecAugmentConfig::default),
+        patience: args.patience,
+        checkpoint_minutes: args.checkpoint_minutes,
+        seed: args.seed,
+        ..Default::default()
+    };
+    let ckpt = args.out.join("checkpoint");
+    if ckpt.join("state.json").exists() && !args.resume {
+        bail!(
+            "{} holds a checkpoint: pass --resume to continue it, or remove it",
+            ckpt.display()
+        );
+    }
+    let mut model = AcousticModel::new(config, &mut Rng::new(args.seed))?;
+    let bar = if quiet || !std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(0)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}",
+        )
+        .context("progress template")?,
+    );
+    let mut on_progress = |p: &Progress| {
+        bar.set_length(p.num_batches as u64);
+        bar.set_position(p.batch as u64);
+        bar.set_prefix(p.epoch.to_string());
+        bar.set_message(format!(
+            "loss {:.4} clip {:.0}% {:.0} frames/s",
+            p.loss,
+            100.0 * p.clip_rate,
+            p.frames_per_sec
+        ));
+    };
+    let report = train(
+        &mut model,
+        &train_set,
+        &dev_set,
+        &train_config,
+        Some(&ckpt),
+        &mut on_progress,
+    )?;
+    bar.finish_and_clear();
+    model.save(&args.out)?;
+    hark::fsio::write_atomic(&args.out.join("tokens.txt"), tokens.to_text().as_bytes())?;
+    if objective == Objective::Ce {
+        let labels: Vec<&[usize]> = train_set
+            .iter()
+            .filter_map(|e| match &e.targets {
+                Targets::Frames(l) => Some(l.as_slice()),
+                Targets::Ctc(_) => None,
+            })
+            .collect();
+        let priors = hark::am::priors::count_priors(labels, tokens.len())?;
+        hark::am::priors::write_priors(&args.out.join("priors.txt"), &priors)?;
+    }
+    let log = serde_json::to_string_pretty(&report)?;
+    hark::fsio::write_atomic(&args.out.join("train_log.json"), log.as_bytes())?;
+    for e in &report.history {
+        println!(
+            "epoch {}\ttrain_loss {:.4}\tdev_loss {:.4}\tdev_PER {:.2}%\tclip {:.0}%\t{:.0} frames/s",
+            e.epoch,
+            e.train_loss,
+            e.dev_loss,
+            100.0 * e.dev_per,
+            100.0 * e.clip_rate,
+            e.frames_per_sec
+        );
+    }
+    println!(
+        "best epoch {} dev PER {:.2}% -> {}",
+        report.best_epoch,
+        100.0 * report.best_dev_per,
+        args.out.display()
+    );
+    Ok(())
+}
