@@ -6,9 +6,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod decode;
-mod lm;
 mod features;
+mod lm;
+mod model_dir;
 mod train;
+mod transcribe;
 mod util;
 
 /// hark: offline speech recognition and spoken-term search.
@@ -28,6 +30,14 @@ enum Command {
     ///
     /// Example: `hark tokens --kind ctc > tokens.txt`
     Tokens(TokensArgs),
+    /// Transcribe WAV/FLAC files, directories or manifests into words with times.
+    ///
+    /// Example: `hark transcribe audio/yes_no.wav`
+    Transcribe(transcribe::TranscribeArgs),
+    /// Write the acoustic model's log-posteriors of one file as .npy.
+    ///
+    /// Example: `hark posteriors audio/yes_no.wav --out yes_no.npy`
+    Posteriors(transcribe::PosteriorsArgs),
     /// Decode log-posterior matrices (.npy) into words.
     ///
     /// Example: `hark decode --posteriors utt1.npy --model models/default --decoder beam`
@@ -70,6 +80,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Decode(a) => decode::run(a, quiet),
+        Command::Transcribe(a) => transcribe::run(a, quiet),
+        Command::Posteriors(a) => transcribe::run_posteriors(a),
         Command::Lm(a) => lm::run(a, quiet),
     }
 }
