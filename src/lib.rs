@@ -25,6 +25,7 @@ pub mod manifest;
 pub mod nn;
 pub mod phones;
 pub mod qbe;
+pub mod recognizer;
 pub mod rng;
 
 pub use error::{Error, Result};

@@ -3,6 +3,6 @@
 mod am;
 mod cli;
 mod decode;
-mod nn;
 mod features;
+mod nn;
 mod util;

@@ -174,10 +174,18 @@ struct State {
     epochs_without_improvement: usize,
     best_epoch: usize,
     best_dev_per: f64,
+    /// Lowest dev loss so far (an epoch that lowers it is progress even while the
+    /// PER is flat, as in CTC's early all-blank phase).
+    #[serde(default = "infinity")]
+    best_dev_loss: f64,
     history: Vec<EpochStats>,
     epoch_loss: f64,
     epoch_frames: usize,
     epoch_clipped: usize,
+}
+
+fn infinity() -> f64 {
+    f64::INFINITY
 }
 
 /// An example after normalisation, ready for batching.
@@ -457,6 +465,7 @@ pub fn train(
         epochs_without_improvement: 0,
         best_epoch: 0,
         best_dev_per: f64::INFINITY,
+        best_dev_loss: f64::INFINITY,
         history: Vec::new(),
         epoch_loss: 0.0,
         epoch_frames: 0,
@@ -569,12 +578,20 @@ pub fn train(
         }
         // End of epoch: dev evaluation, LR decay, early stopping.
         let (dev_loss, dev_per) = evaluate(model, dev)?;
-        let improved = dev_per < state.best_dev_per;
-        if improved {
+        // The best model is chosen on dev PER; the learning rate decays, and the
+        // patience counter runs, only when neither dev PER nor dev loss improved.
+        let per_improved = dev_per < state.best_dev_per;
+        let loss_improved = dev_loss < state.best_dev_loss;
+        if per_improved {
             state.best_dev_per = dev_per;
             state.best_epoch = epoch;
-            state.epochs_without_improvement = 0;
             best = model.clone();
+        }
+        if loss_improved {
+            state.best_dev_loss = dev_loss;
+        }
+        if per_improved || loss_improved {
+            state.epochs_without_improvement = 0;
         } else {
             state.epochs_without_improvement += 1;
             adam.decay(config.lr_decay);

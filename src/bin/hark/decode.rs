@@ -4,14 +4,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, bail};
-use hark::decode::{
-    CtcGreedy, CtcPrefixBeamSearch, Decodable, Decoder, HmmTopology, LogPosteriors,
-    PrefixBeamConfig, ScaledLikelihoods, ViterbiConfig, ViterbiDecoder,
-};
-use hark::lexicon::Lexicon;
-use hark::lm::{ArpaLm, LanguageModel, NoLm};
-use hark::phones::TokenTable;
+use anyhow::Context;
+use hark::decode::{DecoderConfig, DecodingResources, ResourcePaths};
 
 /// Arguments of `hark decode`.
 #[derive(Debug, clap::Args)]
@@ -79,30 +73,8 @@ pub struct DecodeArgs {
     timing: bool,
 }
 
-fn bundle_file(
-    model: &Option<PathBuf>,
-    explicit: &Option<PathBuf>,
-    names: &[&str],
-) -> Option<PathBuf> {
-    if explicit.is_some() {
-        return explicit.clone();
-    }
-    let dir = model.as_ref()?;
-    names.iter().map(|n| dir.join(n)).find(|p| p.exists())
-}
-
 /// Runs `hark decode`.
 pub fn run(args: DecodeArgs, _quiet: bool) -> anyhow::Result<()> {
-    if let Some(m) = &args.model
-        && !m.is_dir()
-    {
-        bail!("model directory {} does not exist", m.display());
-    }
-    let tokens_path = bundle_file(&args.model, &args.tokens, &["tokens.txt"]);
-    let lexicon_path = bundle_file(&args.model, &args.lexicon, &["lexicon.txt"]);
-    let lm_path = bundle_file(&args.model, &args.lm, &["lm.arpa", "lm.arpa.gz"]);
-    let priors_path = bundle_file(&args.model, &args.priors, &["priors.txt"]);
-
     let mats = args
         .posteriors
         .iter()
@@ -110,51 +82,35 @@ pub fn run(args: DecodeArgs, _quiet: bool) -> anyhow::Result<()> {
             hark::fsio::read_npy(p).with_context(|| format!("reading posteriors {}", p.display()))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let num_cols = mats.first().map_or(0, |m| m.ncols());
-    let tokens = match &tokens_path {
-        Some(p) => TokenTable::read(p)?,
-        None if num_cols == 41 => TokenTable::ctc_default(),
-        None if num_cols == 40 => TokenTable::hybrid_default(),
-        None => {
-            bail!("{num_cols} posterior columns: give --tokens (the built-in tables have 41 or 40)")
-        }
+    let paths = ResourcePaths {
+        model: args.model.clone(),
+        tokens: args.tokens.clone(),
+        lexicon: args.lexicon.clone(),
+        lm: args.lm.clone(),
+        priors: args.priors.clone(),
     };
-    let lexicon = lexicon_path.as_deref().map(Lexicon::read).transpose()?;
-    let lm = lm_path.as_deref().map(ArpaLm::read).transpose()?;
-    let log_priors = match &priors_path {
-        Some(p) if args.decoder == "hmm" => {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            Some(ScaledLikelihoods::parse_priors(&text, p)?)
-        }
-        _ => None,
+    let res = DecodingResources::load(&paths, mats.first().map(|m| m.ncols()))?;
+    let config = DecoderConfig {
+        kind: args.decoder.parse()?,
+        beam: args.beam,
+        beam_threshold: args.beam_threshold,
+        lm_weight: args.lm_weight,
+        word_bonus: args.word_bonus,
+        max_active: args.max_active,
+        hmm_states: args.hmm_states,
+        acoustic_scale: args.acoustic_scale,
+        nbest: args.nbest,
+        ..Default::default()
     };
-    if lm.is_some() && lexicon.is_none() {
-        bail!("an LM needs a lexicon (--lexicon)");
-    }
-    // hybrid HMMs with priors, or when there is no blank to build the CTC topology from
-    let hybrid = log_priors.is_some() || tokens.blank().is_none();
-    let mut decoder: Box<dyn Decoder> = match &lm {
-        Some(lm) => make_decoder(&args, &tokens, lexicon.as_ref(), lm, hybrid)?,
-        None => make_decoder(&args, &tokens, lexicon.as_ref(), NoLm, hybrid)?,
-    };
+    let mut decoder = res.build_decoder(&config)?;
     let shift = args.frame_shift_ms / 1000.0;
     let mut out = std::io::stdout().lock();
     let (mut frames, mut secs) = (0usize, 0.0f64);
     for (path, m) in args.posteriors.iter().zip(mats) {
-        if m.ncols() != tokens.len() {
-            bail!(
-                "{}: {} columns, but the token table has {}",
-                path.display(),
-                m.ncols(),
-                tokens.len()
-            );
-        }
         frames += m.nrows();
-        let d: Box<dyn Decodable> = match &log_priors {
-            Some(pri) => Box::new(ScaledLikelihoods::new(&m, pri, args.acoustic_scale, 1.0)?),
-            None => Box::new(LogPosteriors::new(m)?),
-        };
+        let d = res
+            .decodable(&config, m)
+            .with_context(|| format!("{}", path.display()))?;
         let t0 = Instant::now();
         let hyps = decoder
             .decode(d.as_ref())
@@ -170,60 +126,6 @@ pub fn run(args: DecodeArgs, _quiet: bool) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-fn make_decoder<'a, L: LanguageModel + 'a>(
-    args: &DecodeArgs,
-    tokens: &TokenTable,
-    lexicon: Option<&Lexicon>,
-    lm: L,
-    hybrid: bool,
-) -> anyhow::Result<Box<dyn Decoder + 'a>> {
-    Ok(match args.decoder.as_str() {
-        "greedy" => Box::new(CtcGreedy::new(tokens.clone())),
-        "beam" => {
-            let config = PrefixBeamConfig {
-                beam_size: args.beam.map_or(16, |b| b.max(1.0) as usize),
-                beam_threshold: args.beam_threshold,
-                lm_weight: args.lm_weight.unwrap_or(0.8),
-                word_bonus: args.word_bonus,
-                nbest: args.nbest.max(1),
-                ..Default::default()
-            };
-            match lexicon {
-                Some(lex) => Box::new(CtcPrefixBeamSearch::with_lexicon(
-                    lex,
-                    tokens.clone(),
-                    lm,
-                    config,
-                )?),
-                None => Box::new(CtcPrefixBeamSearch::phones(tokens.clone(), config)?),
-            }
-        }
-        _ => {
-            let topology = if hybrid {
-                HmmTopology::LeftToRight {
-                    num_states: args.hmm_states,
-                    self_loop_prob: 0.5,
-                }
-            } else {
-                HmmTopology::Ctc
-            };
-            let config = ViterbiConfig {
-                beam: args.beam.unwrap_or(16.0),
-                max_active: args.max_active,
-                lm_weight: args.lm_weight.unwrap_or(1.0),
-                word_penalty: args.word_bonus,
-                topology,
-                nbest: args.nbest.max(1),
-                ..Default::default()
-            };
-            match lexicon {
-                Some(lex) => Box::new(ViterbiDecoder::new(lex, tokens, lm, config)?),
-                None => Box::new(ViterbiDecoder::phone_loop(tokens, config)?),
-            }
-        }
-    })
 }
 
 fn round3(x: f64) -> f64 {

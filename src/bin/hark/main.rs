@@ -6,10 +6,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod decode;
-mod lm;
 mod features;
-mod posteriors;
+mod lm;
+mod model_dir;
 mod train;
+mod transcribe;
 mod util;
 
 /// hark: offline speech recognition and spoken-term search.
@@ -29,6 +30,14 @@ enum Command {
     ///
     /// Example: `hark tokens --kind ctc > tokens.txt`
     Tokens(TokensArgs),
+    /// Transcribe WAV/FLAC files, directories or manifests into words with times.
+    ///
+    /// Example: `hark transcribe audio/yes_no.wav`
+    Transcribe(transcribe::TranscribeArgs),
+    /// Write the acoustic model's log-posteriors of one file as .npy.
+    ///
+    /// Example: `hark posteriors audio/yes_no.wav --out yes_no.npy`
+    Posteriors(transcribe::PosteriorsArgs),
     /// Decode log-posterior matrices (.npy) into words.
     ///
     /// Example: `hark decode --posteriors utt1.npy --model models/default --decoder beam`
@@ -41,10 +50,6 @@ enum Command {
     ///
     /// Example: `hark features --kind fbank --bins 80 audio/yes.wav --out yes.npy`
     Features(features::FeaturesArgs),
-    /// Compute log-posteriors [frames, tokens] of an acoustic model (the decoder input).
-    ///
-    /// Example: `hark posteriors --model models/default utt1.npy --out utt1.post.npy`
-    Posteriors(posteriors::PosteriorsArgs),
     /// Train an acoustic model (LSTM/GRU, CTC or frame cross-entropy) from manifests.
     ///
     /// Example: `hark train --train train.jsonl --dev dev.jsonl --out models/mine --bidirectional`
@@ -64,7 +69,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Features(a) => features::run(a, quiet),
         Command::Train(a) => train::run(*a, quiet),
-        Command::Posteriors(a) => posteriors::run(a),
         Command::Tokens(a) => {
             let table = if a.kind == "ctc" {
                 hark::phones::TokenTable::ctc_default()
@@ -76,6 +80,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Decode(a) => decode::run(a, quiet),
+        Command::Transcribe(a) => transcribe::run(a, quiet),
+        Command::Posteriors(a) => transcribe::run_posteriors(a),
         Command::Lm(a) => lm::run(a, quiet),
     }
 }

@@ -8,6 +8,8 @@ use hark::am::train::{Progress, Targets, TrainConfig, TrainExample, train};
 use hark::am::{
     AcousticModel, Architecture, FORMAT_VERSION, ModelConfig, Objective, RecurrentKind,
 };
+use hark::features::{FeatureConfig, FeatureKind};
+use hark::lexicon::Lexicon;
 use hark::manifest::{Manifest, Utterance};
 use hark::nn::augment::SpecAugmentConfig;
 use hark::nn::optim::{AdamConfig, GradClip};
@@ -93,39 +95,86 @@ pub struct TrainArgs {
     /// Random seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Front end for audio inputs (ignored for .npy inputs).
+    #[arg(long, default_value = "fbank", value_parser = ["fbank", "mfcc"])]
+    features: String,
+    /// Mel bins of the front end.
+    #[arg(long, default_value_t = 40)]
+    bins: usize,
+    /// Lexicon used to derive phone targets from the text when a manifest line has
+    /// no "phones" (CMUdict format).
+    #[arg(long)]
+    lexicon: Option<PathBuf>,
     /// Worker threads (and gradient shards per batch).
     #[arg(long, default_value_t = 2)]
     threads: usize,
 }
 
-/// Features of one utterance. The single place where feature extraction plugs in.
-fn load_features(manifest: &Manifest, u: &Utterance) -> anyhow::Result<ndarray::Array2<f32>> {
+/// Features of one utterance: a precomputed `.npy` matrix, or audio (WAV/FLAC)
+/// run through the model's front end. The single place where extraction plugs in.
+fn load_features(
+    manifest: &Manifest,
+    u: &Utterance,
+    features: &FeatureConfig,
+) -> anyhow::Result<ndarray::Array2<f32>> {
     let path = manifest.audio_path(u);
     if path.extension().is_some_and(|e| e == "npy") {
         return Ok(hark::fsio::read_npy(&path)?);
     }
-    bail!(
-        "{}: utterance {}: expected a .npy feature matrix (this build trains from precomputed features)",
-        path.display(),
-        u.id
-    )
+    let wave = hark::audio::load_16k(&path)?;
+    features
+        .compute(&wave)
+        .with_context(|| format!("features of {}", path.display()))
+}
+
+/// The phone transcript of an utterance: its `"phones"`, or else its text through
+/// the lexicon (first pronunciation of each word).
+fn phone_string(u: &Utterance, lexicon: Option<&Lexicon>, path: &Path) -> anyhow::Result<String> {
+    if let Some(p) = &u.phones {
+        return Ok(p.clone());
+    }
+    let lex = lexicon.with_context(|| {
+        format!(
+            "{}: utterance {} has no \"phones\" (give --lexicon to derive them from the text)",
+            path.display(),
+            u.id
+        )
+    })?;
+    let mut out = Vec::new();
+    for w in u.text.split_whitespace() {
+        let (prons, oov) = lex.pronounce(&w.to_lowercase());
+        if oov {
+            bail!(
+                "{}: utterance {}: word {w:?} is not in the lexicon",
+                path.display(),
+                u.id
+            );
+        }
+        out.extend(prons.into_iter().map(hark::lexicon::phone_symbol));
+    }
+    Ok(out.join(" "))
 }
 
 fn examples(
     path: &Path,
     objective: Objective,
     tokens: &TokenTable,
+    features: &FeatureConfig,
+    lexicon: Option<&Lexicon>,
 ) -> anyhow::Result<Vec<TrainExample>> {
+    use rayon::prelude::*;
     let manifest =
         Manifest::load(path).with_context(|| format!("loading manifest {}", path.display()))?;
+    let feats: Vec<ndarray::Array2<f32>> = manifest
+        .utterances
+        .par_iter()
+        .map(|u| load_features(&manifest, u, features))
+        .collect::<anyhow::Result<_>>()?;
     let mut out = Vec::with_capacity(manifest.utterances.len());
-    for u in &manifest.utterances {
-        let feats = load_features(&manifest, u)?;
+    for (u, feats) in manifest.utterances.iter().zip(feats) {
         let targets = match objective {
             Objective::Ctc => {
-                let phones = u.phones.as_deref().with_context(|| {
-                    format!("{}: utterance {} has no \"phones\"", path.display(), u.id)
-                })?;
+                let phones = phone_string(u, lexicon, path)?;
                 let ids = phones
                     .split_whitespace()
                     .map(|p| {
@@ -183,8 +232,15 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
         .num_threads(args.threads.max(1))
         .build_global()
         .ok();
-    let train_set = examples(&args.train, objective, &tokens)?;
-    let dev_set = examples(&args.dev, objective, &tokens)?;
+    let features = FeatureConfig {
+        kind: args.features.parse::<FeatureKind>()?,
+        num_bins: Some(args.bins),
+        ..Default::default()
+    };
+    features.validate()?;
+    let lexicon = args.lexicon.as_deref().map(Lexicon::read).transpose()?;
+    let train_set = examples(&args.train, objective, &tokens, &features, lexicon.as_ref())?;
+    let dev_set = examples(&args.dev, objective, &tokens, &features, lexicon.as_ref())?;
     let input_dim = train_set
         .first()
         .map(|e| e.feats.ncols())
@@ -208,7 +264,11 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
         frame_stacking: args.stack,
         frame_subsampling: args.subsample,
         normalize_input: true,
-        features: serde_json::json!({"source": "npy", "feat_dim": input_dim}),
+        features: if input_dim == features.dim() {
+            serde_json::to_value(&features)?
+        } else {
+            serde_json::json!({"source": "npy", "feat_dim": input_dim})
+        },
     };
     let train_config = TrainConfig {
         max_epochs: args.epochs,

@@ -1,0 +1,285 @@
+//! `hark transcribe` and `hark posteriors`: audio in, words (or posteriors) out.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use hark::decode::{DecoderConfig, DecoderKind};
+use hark::manifest::Manifest;
+use hark::recognizer::{Recognizer, Transcript};
+use rayon::prelude::*;
+
+/// Arguments of `hark transcribe`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    hark transcribe audio/yes_no.wav\n  \
+    hark transcribe --decoder hmm --format json audio/\n  \
+    hark transcribe --format srt --model models/default talk.wav > talk.srt")]
+pub struct TranscribeArgs {
+    /// WAV/FLAC files, directories of them, or manifests (.jsonl).
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Model bundle (default: models/default).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// greedy (CTC best path), beam (CTC prefix beam + lexicon + LM) or hmm (Viterbi).
+    #[arg(long, default_value = "beam", value_parser = ["greedy", "beam", "hmm"])]
+    decoder: String,
+    /// Beam (beam: hypotheses; hmm: nats). Larger → slower, more accurate.
+    #[arg(long)]
+    beam: Option<f32>,
+    /// LM weight (default 0.8 beam, 1.0 hmm).
+    #[arg(long)]
+    lm_weight: Option<f32>,
+    /// Word insertion bonus in nats.
+    #[arg(long, default_value_t = 0.0)]
+    word_bonus: f32,
+    /// Output format.
+    #[arg(long, default_value = "text", value_parser = ["text", "json", "srt", "vtt", "ctm"])]
+    format: String,
+    /// Worker threads (0 = all cores).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+}
+
+/// Expands inputs: files stay, directories give their .wav/.flac files (sorted),
+/// manifests (.jsonl or Kaldi dirs with wav.scp) give their audio paths.
+pub fn expand_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in inputs {
+        if p.is_dir() && p.join("wav.scp").is_file() {
+            let m = Manifest::load(p)?;
+            out.extend(m.utterances.iter().map(|u| m.audio_path(u)));
+        } else if p.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("reading directory {}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    f.extension().is_some_and(|e| {
+                        e.eq_ignore_ascii_case("wav") || e.eq_ignore_ascii_case("flac")
+                    })
+                })
+                .collect();
+            files.sort();
+            if files.is_empty() {
+                bail!("{}: no .wav or .flac files", p.display());
+            }
+            out.extend(files);
+        } else if p.extension().is_some_and(|e| e == "jsonl") {
+            let m = Manifest::load(p)?;
+            out.extend(m.utterances.iter().map(|u| m.audio_path(u)));
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn timestamp(secs: f64, sep: char) -> String {
+    let ms = (secs * 1000.0).round().max(0.0) as u64;
+    format!(
+        "{:02}:{:02}:{:02}{sep}{:03}",
+        ms / 3_600_000,
+        (ms / 60_000) % 60,
+        (ms / 1000) % 60,
+        ms % 1000
+    )
+}
+
+/// Subtitle cues: words grouped into lines of at most 7 words or 3.5 s.
+fn cues(t: &Transcript) -> Vec<(f64, f64, String)> {
+    let mut out = Vec::new();
+    let mut cur: Vec<&hark::recognizer::TimedWord> = Vec::new();
+    for w in &t.words {
+        if let Some(first) = cur.first()
+            && (cur.len() >= 7 || w.end - first.start > 3.5)
+        {
+            out.push(cue(&cur));
+            cur.clear();
+        }
+        cur.push(w);
+    }
+    if !cur.is_empty() {
+        out.push(cue(&cur));
+    }
+    out
+}
+
+fn cue(ws: &[&hark::recognizer::TimedWord]) -> (f64, f64, String) {
+    let text = ws
+        .iter()
+        .map(|w| w.word.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    (ws[0].start, ws[ws.len() - 1].end, text)
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn write_one(
+    out: &mut impl Write,
+    path: &Path,
+    t: &Transcript,
+    format: &str,
+    decoder: &str,
+) -> std::io::Result<()> {
+    match format {
+        "text" => writeln!(out, "{}\t{}", path.display(), t.text),
+        "json" => {
+            let words: Vec<serde_json::Value> = t
+                .words
+                .iter()
+                .map(|w| {
+                    serde_json::json!({"word": w.word, "start": round3(w.start),
+                        "end": round3(w.end), "conf": round3(w.conf as f64)})
+                })
+                .collect();
+            let obj = serde_json::json!({
+                "file": path.display().to_string(),
+                "text": t.text,
+                "words": words,
+                "decoder": decoder,
+                "duration": round3(t.duration),
+                "rtf": (t.rtf() * 1e4).round() / 1e4,
+            });
+            writeln!(out, "{obj}")
+        }
+        "ctm" => {
+            let utt = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            for w in &t.words {
+                writeln!(
+                    out,
+                    "{utt} 1 {:.3} {:.3} {} {:.3}",
+                    w.start,
+                    w.end - w.start,
+                    w.word,
+                    w.conf
+                )?;
+            }
+            Ok(())
+        }
+        "srt" => {
+            for (i, (s, e, text)) in cues(t).into_iter().enumerate() {
+                writeln!(
+                    out,
+                    "{}\n{} --> {}\n{text}\n",
+                    i + 1,
+                    timestamp(s, ','),
+                    timestamp(e, ',')
+                )?;
+            }
+            Ok(())
+        }
+        _ => {
+            // vtt: the header is written once by the caller.
+            writeln!(out, "NOTE {}\n", path.display())?;
+            for (s, e, text) in cues(t) {
+                writeln!(
+                    out,
+                    "{} --> {}\n{text}\n",
+                    timestamp(s, '.'),
+                    timestamp(e, '.')
+                )?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Runs `hark transcribe`.
+pub fn run(args: TranscribeArgs, quiet: bool) -> anyhow::Result<()> {
+    let dir = crate::model_dir::resolve(args.model.as_deref())?;
+    let config = DecoderConfig {
+        kind: args.decoder.parse::<DecoderKind>()?,
+        beam: args.beam,
+        lm_weight: args.lm_weight,
+        word_bonus: args.word_bonus,
+        ..Default::default()
+    };
+    let rec = Recognizer::load(&dir, config)
+        .with_context(|| format!("loading model {}", dir.display()))?;
+    let files = expand_inputs(&args.inputs)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads)
+        .build()
+        .context("starting worker threads")?;
+    let bar = crate::util::progress_bar(files.len() as u64, quiet);
+    let results: Vec<hark::Result<Transcript>> = pool.install(|| {
+        files
+            .par_iter()
+            .map(|f| {
+                let r = rec.transcribe_file(f);
+                bar.inc(1);
+                r
+            })
+            .collect()
+    });
+    bar.finish_and_clear();
+    let mut out = std::io::stdout().lock();
+    if args.format == "vtt" {
+        writeln!(out, "WEBVTT\n")?;
+    }
+    let mut failed = 0usize;
+    for (f, r) in files.iter().zip(results) {
+        match r {
+            Ok(t) => write_one(&mut out, f, &t, &args.format, &args.decoder)?,
+            Err(e) => {
+                failed += 1;
+                eprintln!("hark: error: {}: {e}", f.display());
+            }
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} of {} inputs failed", files.len());
+    }
+    Ok(())
+}
+
+/// Arguments of `hark posteriors`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example:\n  hark posteriors audio/yes_no.wav --out yes_no.npy\n  \
+    hark decode --posteriors yes_no.npy --model models/default"
+)]
+pub struct PosteriorsArgs {
+    /// WAV/FLAC input.
+    input: PathBuf,
+    /// Output .npy file (log-posteriors [frames, tokens], f32).
+    #[arg(long)]
+    out: PathBuf,
+    /// Model bundle (default: models/default).
+    #[arg(long)]
+    model: Option<PathBuf>,
+}
+
+/// Runs `hark posteriors`.
+pub fn run_posteriors(args: PosteriorsArgs) -> anyhow::Result<()> {
+    let dir = crate::model_dir::resolve(args.model.as_deref())?;
+    if args.input.extension().is_some_and(|e| e == "npy") {
+        let model = hark::am::AcousticModel::load(&dir)
+            .with_context(|| format!("loading model {}", dir.display()))?;
+        let feats = hark::fsio::read_npy(&args.input)?;
+        let post = model
+            .log_posteriors(&feats)
+            .with_context(|| format!("computing posteriors of {}", args.input.display()))?;
+        hark::fsio::write_npy(&args.out, &post)?;
+        return Ok(());
+    }
+    let rec = Recognizer::load(
+        &dir,
+        DecoderConfig {
+            kind: DecoderKind::Greedy,
+            ..Default::default()
+        },
+    )
+    .with_context(|| format!("loading model {}", dir.display()))?;
+    let wave = hark::audio::load_16k(&args.input)?;
+    let lp = rec.log_posteriors(&wave.samples)?;
+    hark::fsio::write_npy(&args.out, &lp)?;
+    Ok(())
+}
