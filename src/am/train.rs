@@ -590,7 +590,11 @@ pub fn train(
         if loss_improved {
             state.best_dev_loss = dev_loss;
         }
-        if per_improved || loss_improved {
+        // While the dev PER is ~100 % the network is still in CTC's all-blank phase,
+        // where the loss plateaus before the first phones appear; decaying the
+        // learning rate there freezes it in that plateau, so only progress counts.
+        let blank_phase = dev_per >= 0.99;
+        if per_improved || loss_improved || blank_phase {
             state.epochs_without_improvement = 0;
         } else {
             state.epochs_without_improvement += 1;
