@@ -12,6 +12,7 @@
 //! decoded and benchmarked. Rows are frames throughout.
 #![deny(missing_docs)]
 
+pub mod corpus;
 pub mod error;
 pub mod fsio;
 pub mod manifest;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod corpus;
 mod util;
 
 /// hark: offline speech recognition and spoken-term search.
@@ -24,6 +25,11 @@ enum Command {
     ///
     /// Example: `hark tokens --kind ctc > tokens.txt`
     Tokens(TokensArgs),
+    /// Build corpora: prepare text, synthesise speech with TTS engines, import real corpora.
+    ///
+    /// Example: `hark corpus synth --text data/text/sentences.txt --lexicon
+    /// data/lexicon/cmudict.dict --hours 20 --out data/corpus`
+    Corpus(corpus::CorpusArgs),
 }
 
 /// Arguments of `hark tokens`.
@@ -35,8 +41,9 @@ struct TokensArgs {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let _quiet = cli.quiet;
+    let quiet = cli.quiet;
     match cli.command {
+        Command::Corpus(a) => corpus::run(a, quiet),
         Command::Tokens(a) => {
             let table = if a.kind == "ctc" {
                 hark::phones::TokenTable::ctc_default()
