@@ -281,6 +281,10 @@ pub struct SynthProgress {
     pub target_secs: f64,
     /// Audio seconds made in this run (all splits).
     pub made_secs: f64,
+    /// Audio seconds done in all splits (including resumed ones).
+    pub total_done_secs: f64,
+    /// Target seconds of all splits.
+    pub total_target_secs: f64,
     /// Wall time of this run.
     pub elapsed: Duration,
 }
@@ -625,6 +629,16 @@ pub fn synthesize(
     let start = Instant::now();
     let mut summary = SynthSummary::default();
     let mut made_secs = 0.0;
+    let total_target: f64 = pools.iter().map(|p| p.2 * 3600.0).sum();
+    // Seconds already on disk (a resumed build), for the overall progress.
+    let mut total_done = 0.0;
+    for (split, _, _) in &pools {
+        total_done += load_existing(&cfg.out, *split)?
+            .0
+            .values()
+            .map(|u| u.duration)
+            .sum::<f64>();
+    }
     for (split, pool, hours) in &pools {
         let words = words_of(pool);
         let plan = SplitPlan {
@@ -688,6 +702,7 @@ pub fn synthesize(
                             if done_secs < target {
                                 done_secs += u.duration;
                                 made_secs += u.duration;
+                                total_done += u.duration;
                                 summary.made += 1;
                                 meta.insert(u.id.clone(), m);
                                 utts.insert(i, u);
@@ -720,6 +735,8 @@ pub fn synthesize(
                             done_secs,
                             target_secs: target,
                             made_secs,
+                            total_done_secs: total_done,
+                            total_target_secs: total_target,
                             elapsed: start.elapsed(),
                         });
                     }
@@ -747,6 +764,8 @@ pub fn synthesize(
             done_secs,
             target_secs: target,
             made_secs,
+            total_done_secs: total_done,
+            total_target_secs: total_target,
             elapsed: start.elapsed(),
         });
         summary

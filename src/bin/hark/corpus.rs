@@ -204,20 +204,22 @@ fn synth_cmd(a: SynthArgs, quiet: bool) -> anyhow::Result<()> {
         last_line = std::time::Instant::now();
         let el = p.elapsed.as_secs_f64().max(1e-9);
         let rate = p.made_secs / el; // audio seconds per wall second
-        let left = (p.target_secs - p.done_secs).max(0.0);
+        let left = (p.total_target_secs - p.total_done_secs).max(0.0);
         let eta = if rate > 0.0 { left / rate } else { f64::NAN };
         eprintln!(
-            "[{:>7.0}s] {}: {} utts, {:.2}/{:.2} h | this run: {} utts ({:.1} utt/s, {:.0}x real time), {} failed | split ETA {:.0} s",
+            "[{:>6.0}s] {}: {} utts, {:.2}/{:.2} h | all splits {:.2}/{:.2} h | this run: {} utts, {:.1} utt/s, {:.0}x real time, {} failed | ETA {:.0} min",
             el,
             p.split.name(),
             p.done,
             p.done_secs / 3600.0,
             p.target_secs / 3600.0,
+            p.total_done_secs / 3600.0,
+            p.total_target_secs / 3600.0,
             p.made,
             p.made as f64 / el,
             rate,
             p.failed,
-            eta
+            eta / 60.0
         );
     };
     let t0 = std::time::Instant::now();
