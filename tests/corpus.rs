@@ -335,6 +335,16 @@ fn synth_is_resumable_and_deterministic() {
         std::fs::read(resumed.audio_path(&resumed.utterances[0])).unwrap(),
         first_wav
     );
+    // A lost WAV is made again, identical, and the manifest stays the same.
+    let lost = resumed.audio_path(&resumed.utterances[1]);
+    let lost_bytes = std::fs::read(&lost).unwrap();
+    std::fs::remove_file(&lost).unwrap();
+    run(&a, "0.003");
+    assert_eq!(std::fs::read(&lost).unwrap(), lost_bytes);
+    assert_eq!(
+        Manifest::load(&a.join("train.jsonl")).unwrap().utterances,
+        resumed.utterances
+    );
     let b = d.join("b");
     run(&b, "0.003");
     let direct = Manifest::load(&b.join("train.jsonl")).unwrap();

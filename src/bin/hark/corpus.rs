@@ -69,10 +69,10 @@ pub struct TextArgs {
 #[derive(Debug, clap::Args)]
 pub struct SynthArgs {
     /// Sentences from `hark corpus text`.
-    #[arg(long)]
+    #[arg(long, default_value = "data/text/sentences.txt")]
     text: PathBuf,
     /// CMUdict-format pronunciation dictionary.
-    #[arg(long)]
+    #[arg(long, default_value = "data/lexicon/cmudict.dict")]
     lexicon: PathBuf,
     /// Hours of training audio (dev and test get 5 % each, at least 0.1 h).
     #[arg(long, default_value_t = 20.0)]
