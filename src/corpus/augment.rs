@@ -317,6 +317,10 @@ pub struct ChannelConfig {
     pub noise_prob: f64,
     /// SNR range in dB.
     pub snr_range: (f64, f64),
+    /// SNR range (dB) of the faint white noise floor added when no other noise is
+    /// drawn, so that pauses are never digital silence (whose log energies real
+    /// recordings never show); `None` for none.
+    pub floor_snr_range: Option<(f64, f64)>,
     /// Gain range in dB.
     pub gain_range: (f64, f64),
 }
@@ -331,6 +335,7 @@ impl Default for ChannelConfig {
             band_prob: 0.2,
             noise_prob: 0.5,
             snr_range: (5.0, 30.0),
+            floor_snr_range: Some((45.0, 65.0)),
             gain_range: (-18.0, 0.0),
         }
     }
@@ -360,14 +365,17 @@ impl ChannelConfig {
                 )
             }
         });
-        let noise = (rng.uniform() < self.noise_prob).then(|| {
+        let noise = if rng.uniform() < self.noise_prob {
             let c = match rng.below(3) {
                 0 => NoiseColor::White,
                 1 => NoiseColor::Pink,
                 _ => NoiseColor::Brown,
             };
-            (rng.uniform_range(self.snr_range.0, self.snr_range.1), c)
-        });
+            Some((rng.uniform_range(self.snr_range.0, self.snr_range.1), c))
+        } else {
+            self.floor_snr_range
+                .map(|(lo, hi)| (rng.uniform_range(lo, hi), NoiseColor::White))
+        };
         let gain_db = rng.uniform_range(self.gain_range.0, self.gain_range.1);
         Channel {
             speed,
@@ -537,6 +545,7 @@ mod tests {
         for s in 0..20 {
             let c = cfg.draw(&mut Rng::new(s));
             assert_eq!(c, cfg.draw(&mut Rng::new(s)));
+            assert!(c.noise.is_some(), "always at least a noise floor");
             let a = c.apply(&x, 16000.0, &mut Rng::new(s)).unwrap();
             let b = c.apply(&x, 16000.0, &mut Rng::new(s)).unwrap();
             assert_eq!(a, b);

@@ -192,6 +192,7 @@ fn synth_cmd(a: SynthArgs, quiet: bool) -> anyhow::Result<()> {
             reverb_prob: 0.0,
             band_prob: 0.0,
             noise_prob: 0.0,
+            floor_snr_range: None,
             gain_range: (0.0, 0.0),
             ..Default::default()
         };
