@@ -103,6 +103,16 @@ pub enum Error {
     #[error("decoding failed: every hypothesis was pruned (try a wider beam)")]
     EmptyBeam,
 
+    // ----- corpus -----
+    /// A text-to-speech engine that failed or is missing.
+    #[error("{engine}: {msg}")]
+    Engine {
+        /// The engine (and voice) that failed.
+        engine: String,
+        /// What went wrong, including the engine's own message where there is one.
+        msg: String,
+    },
+
     // ----- search index -----
     /// A search index file that is corrupt or of another version.
     #[error("{path}: {msg}")]

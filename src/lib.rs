@@ -14,6 +14,7 @@
 
 pub mod am;
 pub mod audio;
+pub mod corpus;
 pub mod decode;
 pub mod error;
 pub mod eval;

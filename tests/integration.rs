@@ -2,6 +2,7 @@
 
 mod am;
 mod cli;
+mod corpus;
 mod decode;
 mod features;
 mod nn;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod corpus;
 mod decode;
 mod features;
 mod lm;
@@ -54,6 +55,11 @@ enum Command {
     ///
     /// Example: `hark train --train train.jsonl --dev dev.jsonl --out models/mine --bidirectional`
     Train(Box<train::TrainArgs>),
+    /// Build corpora: prepare text, synthesise speech with TTS engines, import real corpora.
+    ///
+    /// Example: `hark corpus synth --text data/text/sentences.txt --lexicon
+    /// data/lexicon/cmudict.dict --hours 20 --out data/corpus`
+    Corpus(corpus::CorpusArgs),
 }
 
 /// Arguments of `hark tokens`.
@@ -69,6 +75,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Features(a) => features::run(a, quiet),
         Command::Train(a) => train::run(*a, quiet),
+        Command::Corpus(a) => corpus::run(a, quiet),
         Command::Tokens(a) => {
             let table = if a.kind == "ctc" {
                 hark::phones::TokenTable::ctc_default()
