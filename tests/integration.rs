@@ -6,4 +6,5 @@ mod corpus;
 mod decode;
 mod features;
 mod nn;
+mod pipeline;
 mod util;

@@ -29,7 +29,12 @@ pub fn resolve(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
             candidates.push(anc.join("models").join("default"));
         }
     }
-    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default"));
+    let built_from = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join("default");
+    if !candidates.contains(&built_from) {
+        candidates.push(built_from);
+    }
     for c in &candidates {
         if c.join("config.json").is_file() {
             return Ok(c.clone());

@@ -230,7 +230,7 @@ pub fn run(args: TranscribeArgs, quiet: bool) -> anyhow::Result<()> {
             Ok(t) => write_one(&mut out, f, &t, &args.format, &args.decoder)?,
             Err(e) => {
                 failed += 1;
-                eprintln!("hark: error: {}: {e}", f.display());
+                eprintln!("hark: error: {:#}", anyhow::Error::new(e));
             }
         }
     }

@@ -1,0 +1,120 @@
+//! The whole pipeline through the command line, on the tiny yes/no corpus:
+//! audio → features → `hark train` → model bundle → `hark transcribe` / `posteriors`
+//! / `decode`. This checks that the stages fit together (formats, times, errors);
+//! recognition accuracy is measured by `hark bench` on the synthetic corpus.
+
+use crate::util::{hark, repo_root, tmpdir};
+
+#[test]
+fn train_then_transcribe_yesno() {
+    let data = repo_root().join("tests/data/yesno");
+    let dir = tmpdir("pipeline");
+    let model = dir.join("model");
+    let s = |p: &std::path::Path| p.to_string_lossy().into_owned();
+    let out = hark(&[
+        "train",
+        "--train",
+        &s(&data.join("train.jsonl")),
+        "--dev",
+        &s(&data.join("test.jsonl")),
+        "--out",
+        &s(&model),
+        "--lexicon",
+        &s(&data.join("lexicon.txt")),
+        "--layers",
+        "1",
+        "--hidden",
+        "16",
+        "--bins",
+        "23",
+        "--epochs",
+        "2",
+        "--threads",
+        "1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "tokens.txt",
+        "train_log.json",
+    ] {
+        assert!(model.join(f).is_file(), "{f} missing");
+    }
+    std::fs::copy(data.join("lexicon.txt"), model.join("lexicon.txt")).unwrap();
+
+    let wav = data.join("wavs/test_002.wav");
+    for decoder in ["greedy", "beam", "hmm"] {
+        let out = hark(&[
+            "transcribe",
+            "--model",
+            &s(&model),
+            "--decoder",
+            decoder,
+            "--format",
+            "json",
+            &s(&wav),
+        ]);
+        assert!(
+            out.status.success(),
+            "{decoder}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("one JSON object per input");
+        assert_eq!(v["decoder"], decoder);
+        let dur = v["duration"].as_f64().unwrap();
+        for w in v["words"].as_array().unwrap() {
+            let (st, en) = (w["start"].as_f64().unwrap(), w["end"].as_f64().unwrap());
+            assert!(0.0 <= st && st <= en && en <= dur + 0.05, "{w} in {dur} s");
+            if decoder != "greedy" {
+                let word = w["word"].as_str().unwrap();
+                assert!(
+                    word == "yes" || word == "no",
+                    "{word} is not in the lexicon"
+                );
+            }
+        }
+    }
+
+    // posteriors → decode gives the same words as transcribe.
+    let post = dir.join("post.npy");
+    let out = hark(&[
+        "posteriors",
+        "--model",
+        &s(&model),
+        &s(&wav),
+        "--out",
+        &s(&post),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dec = hark(&["decode", "--model", &s(&model), "--posteriors", &s(&post)]);
+    let tr = hark(&["transcribe", "--model", &s(&model), &s(&wav)]);
+    let words = |o: &std::process::Output| {
+        String::from_utf8_lossy(&o.stdout)
+            .split('\t')
+            .nth(1)
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(words(&dec), words(&tr));
+
+    // A missing input fails that input only, with its name, and a non-zero exit.
+    let out = hark(&["transcribe", "--model", &s(&model), &s(&wav), "no-such.wav"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no-such.wav") && !err.contains("panicked"),
+        "{err}"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+}
