@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::am::io::{NamedTensor, TensorFile, save_tensors};
 use crate::am::model::{AcousticModel, ModelConfig, Objective};
 use crate::error::{Error, Result};
+use crate::eval::edit_distance;
 use crate::fsio::write_atomic;
 use crate::nn::augment::SpecAugmentConfig;
 use crate::nn::loss::{cross_entropy, ctc_loss_batch, ctc_min_frames};
@@ -257,22 +258,6 @@ fn collapse(labels: &[usize]) -> Vec<usize> {
     let mut out: Vec<usize> = labels.to_vec();
     out.dedup();
     out
-}
-
-/// Levenshtein distance (unit costs) between two token sequences.
-pub fn edit_distance(a: &[usize], b: &[usize]) -> usize {
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, x) in a.iter().enumerate() {
-        cur[0] = i + 1;
-        for (j, y) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(x != y))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
 }
 
 /// Normalised examples; CTC utterances with fewer output frames than their labels
@@ -696,16 +681,6 @@ fn load_checkpoint(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn edit_distance_hand_cases() {
-        assert_eq!(edit_distance(&[], &[]), 0);
-        assert_eq!(edit_distance(&[1, 2, 3], &[1, 2, 3]), 0);
-        assert_eq!(edit_distance(&[1, 2, 3], &[]), 3);
-        assert_eq!(edit_distance(&[1, 3], &[1, 2, 3]), 1);
-        assert_eq!(edit_distance(&[4, 2, 3], &[1, 2, 3]), 1);
-        assert_eq!(edit_distance(&[3, 2, 1], &[1, 2, 3]), 2);
-    }
 
     #[test]
     fn greedy_ctc_merges_repeats_and_drops_blanks() {

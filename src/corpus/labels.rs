@@ -4,22 +4,8 @@
 use std::collections::BTreeMap;
 
 use crate::corpus::cmudict::CmuDict;
+use crate::eval::edit_distance;
 use crate::manifest::Utterance;
-
-/// Levenshtein distance between two symbol sequences (unit costs).
-pub fn edit_distance<T: PartialEq>(a: &[T], b: &[T]) -> usize {
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, x) in a.iter().enumerate() {
-        cur[0] = i + 1;
-        for (j, y) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(x != y);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
-}
 
 /// The smallest edit distance between `hyp` and any concatenation of one
 /// pronunciation per word (`words[k]` lists word k's pronunciations), and the
@@ -131,18 +117,6 @@ pub fn label_quality<'a>(
 mod tests {
     use super::*;
     use std::path::Path;
-
-    #[test]
-    fn edit_distance_hand_cases() {
-        assert_eq!(edit_distance(&["a", "b", "c"], &["a", "b", "c"]), 0);
-        assert_eq!(edit_distance(&["a", "b", "c"], &["a", "c"]), 1);
-        assert_eq!(edit_distance::<&str>(&[], &["a", "c"]), 2);
-        // kitten -> sitting = 3
-        let k: Vec<char> = "kitten".chars().collect();
-        let s: Vec<char> = "sitting".chars().collect();
-        assert_eq!(edit_distance(&k, &s), 3);
-        assert_eq!(edit_distance(&s, &k), 3);
-    }
 
     #[test]
     fn lattice_picks_best_variant_per_word() {

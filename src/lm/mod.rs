@@ -109,48 +109,33 @@ pub type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
 /// A `HashMap` using [`FxHasher`].
 pub type FxHashMap<K, V> = std::collections::HashMap<K, V, FxBuild>;
 
-impl<L: LanguageModel + ?Sized> LanguageModel for std::sync::Arc<L> {
-    type State = L::State;
-    fn start(&self) -> Self::State {
-        (**self).start()
-    }
-    fn null_state(&self) -> Self::State {
-        (**self).null_state()
-    }
-    #[inline]
-    fn score(&self, state: Self::State, word: LmWordId) -> (f32, Self::State) {
-        (**self).score(state, word)
-    }
-    fn final_score(&self, state: Self::State) -> f32 {
-        (**self).final_score(state)
-    }
-    fn word_id(&self, word: &str) -> Option<LmWordId> {
-        (**self).word_id(word)
-    }
-    fn unk(&self) -> Option<LmWordId> {
-        (**self).unk()
-    }
+/// Forwards [`LanguageModel`] through a pointer type, so decoders can borrow a model
+/// (`&L`) or share one between threads (`Arc<L>`).
+macro_rules! forward_lm {
+    ($($ptr:ty),*) => {$(
+        impl<L: LanguageModel + ?Sized> LanguageModel for $ptr {
+            type State = L::State;
+            fn start(&self) -> Self::State {
+                (**self).start()
+            }
+            fn null_state(&self) -> Self::State {
+                (**self).null_state()
+            }
+            #[inline]
+            fn score(&self, state: Self::State, word: LmWordId) -> (f32, Self::State) {
+                (**self).score(state, word)
+            }
+            fn final_score(&self, state: Self::State) -> f32 {
+                (**self).final_score(state)
+            }
+            fn word_id(&self, word: &str) -> Option<LmWordId> {
+                (**self).word_id(word)
+            }
+            fn unk(&self) -> Option<LmWordId> {
+                (**self).unk()
+            }
+        }
+    )*};
 }
 
-impl<L: LanguageModel + ?Sized> LanguageModel for &L {
-    type State = L::State;
-    fn start(&self) -> Self::State {
-        (**self).start()
-    }
-    fn null_state(&self) -> Self::State {
-        (**self).null_state()
-    }
-    #[inline]
-    fn score(&self, state: Self::State, word: LmWordId) -> (f32, Self::State) {
-        (**self).score(state, word)
-    }
-    fn final_score(&self, state: Self::State) -> f32 {
-        (**self).final_score(state)
-    }
-    fn word_id(&self, word: &str) -> Option<LmWordId> {
-        (**self).word_id(word)
-    }
-    fn unk(&self) -> Option<LmWordId> {
-        (**self).unk()
-    }
-}
+forward_lm!(&L, std::sync::Arc<L>);
