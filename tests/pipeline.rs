@@ -108,6 +108,38 @@ fn train_then_transcribe_yesno() {
     };
     assert_eq!(words(&dec), words(&tr));
 
+    // Forced alignment: every word gets a span, in order, inside the file.
+    for format in ["json", "ctm", "textgrid"] {
+        let out = hark(&[
+            "align",
+            "--model",
+            &s(&model),
+            "--text",
+            "yes no",
+            "--format",
+            format,
+            &s(&wav),
+        ]);
+        assert!(
+            out.status.success(),
+            "{format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("yes") && text.contains("no"),
+            "{format}: {text}"
+        );
+        if format == "ctm" {
+            let starts: Vec<f64> = text
+                .lines()
+                .map(|l| l.split_whitespace().nth(2).unwrap().parse().unwrap())
+                .collect();
+            assert_eq!(starts.len(), 2);
+            assert!(starts[0] <= starts[1]);
+        }
+    }
+
     // A missing input fails that input only, with its name, and a non-zero exit.
     let out = hark(&["transcribe", "--model", &s(&model), &s(&wav), "no-such.wav"]);
     assert!(!out.status.success());

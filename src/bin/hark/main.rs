@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod align;
 mod corpus;
 mod decode;
 mod features;
@@ -39,6 +40,10 @@ enum Command {
     ///
     /// Example: `hark posteriors audio/yes_no.wav --out yes_no.npy`
     Posteriors(transcribe::PosteriorsArgs),
+    /// Force-align a known transcript: word and phone times (JSON, CTM, TextGrid).
+    ///
+    /// Example: `hark align --text "go forward ten meters" audio/go_forward_ten_meters.wav`
+    Align(align::AlignArgs),
     /// Decode log-posterior matrices (.npy) into words.
     ///
     /// Example: `hark decode --posteriors utt1.npy --model models/default --decoder beam`
@@ -89,6 +94,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Decode(a) => decode::run(a, quiet),
         Command::Transcribe(a) => transcribe::run(a, quiet),
         Command::Posteriors(a) => transcribe::run_posteriors(a),
+        Command::Align(a) => align::run(a),
         Command::Lm(a) => lm::run(a, quiet),
     }
 }
