@@ -30,7 +30,7 @@ pub struct PhoneSpan {
 
 /// One decoding hypothesis. Invariants: spans are in time order and do not overlap;
 /// every word span covers the phone spans of its pronunciation (when phones are given).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Hypothesis {
     /// Words in order.
     pub words: Vec<WordSpan>,

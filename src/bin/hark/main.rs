@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod align;
+mod bench;
 mod corpus;
 mod decode;
 mod features;
@@ -44,6 +45,10 @@ enum Command {
     ///
     /// Example: `hark align --text "go forward ten meters" audio/go_forward_ten_meters.wav`
     Align(align::AlignArgs),
+    /// Run every decoder on a test manifest: PER/WER, real-time factor per stage, memory.
+    ///
+    /// Example: `hark bench --model models/mine data/corpus/test.jsonl`
+    Bench(bench::BenchArgs),
     /// Decode log-posterior matrices (.npy) into words.
     ///
     /// Example: `hark decode --posteriors utt1.npy --model models/default --decoder beam`
@@ -95,6 +100,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Transcribe(a) => transcribe::run(a, quiet),
         Command::Posteriors(a) => transcribe::run_posteriors(a),
         Command::Align(a) => align::run(a),
+        Command::Bench(a) => bench::run(a, quiet),
         Command::Lm(a) => lm::run(a, quiet),
     }
 }
