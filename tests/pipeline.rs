@@ -140,6 +140,25 @@ fn train_then_transcribe_yesno() {
         }
     }
 
+    // One Recognizer shared by 8 threads gives exactly the sequential results.
+    let rec = hark::recognizer::Recognizer::load(&model, hark::decode::DecoderConfig::default())
+        .expect("bundle loads in the library too");
+    let files: Vec<_> = (0..8)
+        .map(|i| data.join(format!("wavs/test_{i:03}.wav")))
+        .collect();
+    let sequential: Vec<String> = files
+        .iter()
+        .map(|f| rec.transcribe_file(f).unwrap().text)
+        .collect();
+    let parallel: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .iter()
+            .map(|f| scope.spawn(|| rec.transcribe_file(f).unwrap().text))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(sequential, parallel);
+
     // A missing input fails that input only, with its name, and a non-zero exit.
     let out = hark(&["transcribe", "--model", &s(&model), &s(&wav), "no-such.wav"]);
     assert!(!out.status.success());
