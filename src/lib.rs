@@ -11,6 +11,7 @@
 //! Decoders see only a log-posterior matrix, so posteriors made anywhere can be
 //! decoded and benchmarked. Rows are frames throughout.
 #![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod am;
 pub mod audio;
