@@ -295,6 +295,10 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
         );
     }
     let mut model = AcousticModel::new(config, &mut Rng::new(args.seed))?;
+    // Without a terminal (nohup, CI logs) a plain line every 60 s and at the end of
+    // each epoch stands in for the bar, unless --quiet.
+    let log_lines = !quiet && !std::io::stderr().is_terminal();
+    let mut last_line = std::time::Instant::now();
     let bar = if quiet || !std::io::stderr().is_terminal() {
         indicatif::ProgressBar::hidden()
     } else {
@@ -316,6 +320,18 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
             100.0 * p.clip_rate,
             p.frames_per_sec
         ));
+        if log_lines && (p.batch == p.num_batches || last_line.elapsed().as_secs() >= 60) {
+            last_line = std::time::Instant::now();
+            eprintln!(
+                "epoch {} batch {}/{} loss {:.4} clip {:.0}% {:.0} frames/s",
+                p.epoch,
+                p.batch,
+                p.num_batches,
+                p.loss,
+                100.0 * p.clip_rate,
+                p.frames_per_sec
+            );
+        }
     };
     let report = train(
         &mut model,
