@@ -323,21 +323,12 @@ impl AcousticModel {
     /// Stacks and subsamples normalised frames: output frame `j` concatenates input
     /// frames `j·sub .. j·sub + stack` (the last frame repeats past the end).
     pub fn stack_frames(&self, x: &ArrayRef2<f32>) -> Array2<f32> {
-        let (frames, dim) = x.dim();
         let (stack, sub) = (self.config.frame_stacking, self.config.frame_subsampling);
         if stack == 1 && sub == 1 {
             return x.to_owned();
         }
-        let out_frames = self.num_output_frames(frames);
-        let mut out = Array2::zeros((out_frames, dim * stack));
-        for j in 0..out_frames {
-            for k in 0..stack {
-                let src = (j * sub + k).min(frames - 1);
-                out.slice_mut(ndarray::s![j, k * dim..(k + 1) * dim])
-                    .assign(&x.row(src));
-            }
-        }
-        out
+        crate::features::stack_frames(x, stack, sub)
+            .expect("invariant: ModelConfig::validate keeps stacking and subsampling >= 1")
     }
 
     /// Log-posteriors `[frames', num_outputs]` for one utterance's features
