@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::FeatureExtractor;
 use super::mel::{MelBanks, MelConfig};
 use super::spectrum::PowerSpectrum;
-use super::window::FrameConfig;
+use super::window::{FrameConfig, LOG_FLOOR};
 use crate::error::{Error, Result};
 
 /// Filter-bank options (Kaldi `FbankOptions`). `Default` equals Kaldi's defaults
@@ -29,6 +29,8 @@ pub struct FbankConfig {
     pub use_log_fbank: bool,
     /// Use the power spectrum; false uses the magnitude (`--use-power`).
     pub use_power: bool,
+    /// Put the energy column last instead of first, as HTK does (`--htk-compat`).
+    pub htk_compat: bool,
 }
 
 impl Default for FbankConfig {
@@ -44,6 +46,7 @@ impl Default for FbankConfig {
             raw_energy: true,
             use_log_fbank: true,
             use_power: true,
+            htk_compat: false,
         }
     }
 }
@@ -74,7 +77,11 @@ pub struct Fbank {
     config: FbankConfig,
     mel: MelBanks,
     spectrum: PowerSpectrum,
-    log_energy_floor: f32,
+    /// Mel energies of the current frame (f64 until the final rounding).
+    mel_energies: Vec<f64>,
+    /// Magnitude spectrum (only with `use_power == false`).
+    magnitude: Vec<f64>,
+    log_energy_floor: f64,
 }
 
 impl Fbank {
@@ -86,10 +93,12 @@ impl Fbank {
             config: config.clone(),
             mel: MelBanks::new(&config.mel, config.frame.samp_freq, n)?,
             spectrum: PowerSpectrum::new(n),
+            mel_energies: vec![0.0; config.mel.num_bins],
+            magnitude: vec![0.0; n / 2 + 1],
             log_energy_floor: if config.energy_floor > 0.0 {
-                config.energy_floor.ln()
+                f64::from(config.energy_floor).ln()
             } else {
-                f32::NEG_INFINITY
+                f64::NEG_INFINITY
             },
         })
     }
@@ -109,29 +118,34 @@ impl FeatureExtractor for Fbank {
         &self.config.frame
     }
 
-    fn compute_frame(&mut self, raw_log_energy: f32, window: &mut [f32], out: &mut [f32]) {
+    fn compute_frame(&mut self, raw_log_energy: f64, window: &mut [f64], out: &mut [f32]) {
         let c = &self.config;
         let mut log_energy = raw_log_energy;
         if c.use_energy && !c.raw_energy {
-            let e: f32 = window.iter().map(|x| x * x).sum();
-            log_energy = e.max(f32::EPSILON).ln();
+            let e: f64 = window.iter().map(|x| x * x).sum();
+            log_energy = e.max(LOG_FLOOR).ln();
         }
-        let offset = usize::from(c.use_energy);
         let power = self.spectrum.compute(window);
-        let mel_out = &mut out[offset..];
-        if c.use_power {
-            self.mel.compute(power, mel_out);
+        let spectrum = if c.use_power {
+            power
         } else {
-            let magnitude: Vec<f32> = power.iter().map(|p| p.sqrt()).collect();
-            self.mel.compute(&magnitude, mel_out);
-        }
-        if c.use_log_fbank {
-            for x in mel_out.iter_mut() {
-                *x = x.max(f32::EPSILON).ln();
+            for (m, p) in self.magnitude.iter_mut().zip(power) {
+                *m = p.sqrt();
             }
+            &self.magnitude
+        };
+        self.mel.compute(spectrum, &mut self.mel_energies);
+        let offset = usize::from(c.use_energy && !c.htk_compat);
+        for (o, &e) in out[offset..].iter_mut().zip(&self.mel_energies) {
+            *o = if c.use_log_fbank {
+                e.max(LOG_FLOOR).ln() as f32
+            } else {
+                e as f32
+            };
         }
         if c.use_energy {
-            out[0] = log_energy.max(self.log_energy_floor);
+            let e = if c.htk_compat { out.len() - 1 } else { 0 };
+            out[e] = log_energy.max(self.log_energy_floor) as f32;
         }
     }
 }

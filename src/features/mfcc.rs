@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::FeatureExtractor;
 use super::mel::{MelBanks, MelConfig};
 use super::spectrum::PowerSpectrum;
-use super::window::FrameConfig;
+use super::window::{FrameConfig, LOG_FLOOR};
 use crate::error::{Error, Result};
 
 /// MFCC options (Kaldi `MfccOptions`). `Default` equals Kaldi's defaults:
@@ -30,6 +30,9 @@ pub struct MfccConfig {
     /// Cepstral liftering coefficient Q (`--cepstral-lifter`); 0 = none.
     /// Larger → higher cepstra are boosted more.
     pub cepstral_lifter: f32,
+    /// HTK order (`--htk-compat`): C1 … C(n-1) first, then the energy (or, without
+    /// `use_energy`, C0 · √2) last. Only the order and that scale change.
+    pub htk_compat: bool,
 }
 
 impl Default for MfccConfig {
@@ -42,6 +45,7 @@ impl Default for MfccConfig {
             energy_floor: 0.0,
             raw_energy: true,
             cepstral_lifter: 22.0,
+            htk_compat: false,
         }
     }
 }
@@ -82,9 +86,9 @@ pub struct Mfcc {
     mel: MelBanks,
     spectrum: PowerSpectrum,
     /// `[num_ceps, num_bins]` row-major DCT-II (orthonormal), lifter folded in.
-    dct: Vec<f32>,
-    mel_energies: Vec<f32>,
-    log_energy_floor: f32,
+    dct: Vec<f64>,
+    mel_energies: Vec<f64>,
+    log_energy_floor: f64,
 }
 
 /// The orthonormal DCT-II matrix `[num_ceps, num_bins]` used by Kaldi
@@ -127,7 +131,7 @@ impl Mfcc {
         let dct = dct_matrix(config.num_ceps, bins)
             .chunks(bins)
             .zip(&lifter)
-            .flat_map(|(row, l)| row.iter().map(move |v| (v * l) as f32))
+            .flat_map(|(row, l)| row.iter().map(move |v| v * l))
             .collect();
         Ok(Mfcc {
             config: config.clone(),
@@ -136,9 +140,9 @@ impl Mfcc {
             dct,
             mel_energies: vec![0.0; bins],
             log_energy_floor: if config.energy_floor > 0.0 {
-                config.energy_floor.ln()
+                f64::from(config.energy_floor).ln()
             } else {
-                f32::NEG_INFINITY
+                f64::NEG_INFINITY
             },
         })
     }
@@ -158,24 +162,38 @@ impl FeatureExtractor for Mfcc {
         &self.config.frame
     }
 
-    fn compute_frame(&mut self, raw_log_energy: f32, window: &mut [f32], out: &mut [f32]) {
+    fn compute_frame(&mut self, raw_log_energy: f64, window: &mut [f64], out: &mut [f32]) {
         let c = &self.config;
         let mut log_energy = raw_log_energy;
         if c.use_energy && !c.raw_energy {
-            let e: f32 = window.iter().map(|x| x * x).sum();
-            log_energy = e.max(f32::EPSILON).ln();
+            let e: f64 = window.iter().map(|x| x * x).sum();
+            log_energy = e.max(LOG_FLOOR).ln();
         }
         let power = self.spectrum.compute(window);
         self.mel.compute(power, &mut self.mel_energies);
         for x in self.mel_energies.iter_mut() {
-            *x = x.max(f32::EPSILON).ln();
+            *x = x.max(LOG_FLOOR).ln();
         }
         let bins = self.mel_energies.len();
         for (o, row) in out.iter_mut().zip(self.dct.chunks_exact(bins)) {
-            *o = row.iter().zip(&self.mel_energies).map(|(a, b)| a * b).sum();
+            *o = row
+                .iter()
+                .zip(&self.mel_energies)
+                .map(|(a, b)| a * b)
+                .sum::<f64>() as f32;
         }
         if c.use_energy {
-            out[0] = log_energy.max(self.log_energy_floor);
+            out[0] = log_energy.max(self.log_energy_floor) as f32;
+        }
+        if c.htk_compat {
+            let c0 = if c.use_energy {
+                out[0]
+            } else {
+                out[0] * std::f32::consts::SQRT_2
+            };
+            out.rotate_left(1);
+            let last = out.len() - 1;
+            out[last] = c0;
         }
     }
 }

@@ -33,7 +33,7 @@ pub struct OnlineFeatures<F: FeatureExtractor> {
     first_kept: usize,
     num_ready: usize,
     finished: bool,
-    window: Vec<f32>,
+    window: Vec<f64>,
 }
 
 impl<F: FeatureExtractor> OnlineFeatures<F> {
