@@ -40,7 +40,7 @@ use crate::error::{Error, Result};
 pub use cmvn::{CmvnMode, CmvnStats, apply_cmvn_utt};
 pub use deltas::{add_deltas, delta_scales, stack_frames};
 pub use fbank::{Fbank, FbankConfig};
-pub use mel::{MelBanks, MelConfig, mel_scale};
+pub use mel::{MelBanks, MelConfig, inverse_mel_scale, mel_scale};
 pub use mfcc::{Mfcc, MfccConfig, dct_matrix, lifter_coeffs};
 pub use online::OnlineFeatures;
 pub use spectrum::PowerSpectrum;
