@@ -6,14 +6,17 @@
 //! alignments of its labelling: `p_b` (ending in blank) and `p_nb` (ending in its last
 //! token). Emitting the last phone of a pronunciation completes the word: the LM score
 //! (× `lm_weight`) and the word insertion bonus are added, and the hypothesis returns to
-//! the tree root. With an infinite beam the result is exact: every labelling's score is
+//! the tree root. Between words the model's `SIL` token (when the token table has one)
+//! may be emitted any number of times without adding a word — the CTC counterpart of
+//! the optional silence of the HMM decoder; without it, every pause the network marks
+//! as silence would have to be explained by blanks or by a word. With an infinite beam the result is exact: every labelling's score is
 //! its total probability over alignments (tests compare with brute-force enumeration).
 //!
 //! Speed: beams are two reused vectors (clear + swap), hypotheses are found through a
 //! hash of `(word-sequence node, tree node)`, children of a tree node are visited
 //! instead of all tokens, tokens below the per-frame cutoff are skipped, and frames
 //! whose blank posterior exceeds `blank_skip_threshold` only update the existing
-//! hypotheses (with the default cutoff those frames could extend nothing anyway).
+//! hypotheses (a token there would cost at least ln 1000 ≈ 6.9 nats).
 
 use super::decodable::Decodable;
 use super::hypothesis::{Hypothesis, PhoneSpan, WordSpan, nbest_confidences};
@@ -36,7 +39,9 @@ pub struct PrefixBeamConfig {
     pub beam_threshold: f32,
     /// Extend only with the `token_top_k` most probable tokens of a frame (default: all).
     pub token_top_k: usize,
-    /// Extend only with tokens of log-posterior ≥ this (default ln 0.001).
+    /// Extend only with tokens of log-posterior ≥ this (default ln 1e-6: with a word LM
+    /// a token the network thinks unlikely may still be the right one, as in the HMM
+    /// decoder, which prunes no tokens). Larger: faster, less accurate.
     pub token_min_logprob: f32,
     /// Frames whose blank posterior is ≥ this only update existing hypotheses
     /// (default 0.999; > 1 disables). Smaller: faster, less accurate.
@@ -55,7 +60,7 @@ impl Default for PrefixBeamConfig {
             beam_size: 16,
             beam_threshold: 25.0,
             token_top_k: usize::MAX,
-            token_min_logprob: 0.001f32.ln(),
+            token_min_logprob: 1e-6f32.ln(),
             blank_skip_threshold: 0.999,
             lm_weight: 0.8,
             word_bonus: 0.0,
@@ -160,6 +165,11 @@ pub struct CtcPrefixBeamSearch<L: LanguageModel> {
     token_arena: Vec<(u32, u32, u32)>,
     time_arena: Vec<(u32, u32, u32)>,
     lm_cache: FxHashMap<(L::State, LmWordId), (f32, L::State)>,
+    /// Token index of `SIL` in lexicon mode (NONE: no optional silence).
+    sil: u32,
+    /// Virtual lexicon node "between words, last emitted token SIL" (= number of tree
+    /// nodes); it behaves like the root but keeps silence-final labellings apart.
+    sil_node: u32,
 }
 
 impl CtcPrefixBeamSearch<NoLm> {
@@ -169,7 +179,7 @@ impl CtcPrefixBeamSearch<NoLm> {
         let tree = LexiconTree::phone_loop(tokens.len(), Some(blank));
         let word_strings = tokens.symbols().to_vec();
         let lm_words = vec![0; tokens.len()];
-        Self::build(tree, NoLm, config, tokens, lm_words, word_strings)
+        Self::build(tree, NoLm, config, tokens, lm_words, word_strings, None)
     }
 }
 
@@ -184,7 +194,16 @@ impl<L: LanguageModel> CtcPrefixBeamSearch<L> {
     ) -> Result<Self> {
         let tree = LexiconTree::new(lexicon, &tokens)?;
         let lm_words = lm_ids(lexicon, &lm);
-        Self::build(tree, lm, config, tokens, lm_words, lexicon.words.clone())
+        let sil = tokens.index(crate::phones::SIL);
+        Self::build(
+            tree,
+            lm,
+            config,
+            tokens,
+            lm_words,
+            lexicon.words.clone(),
+            sil,
+        )
     }
 
     fn build(
@@ -194,11 +213,15 @@ impl<L: LanguageModel> CtcPrefixBeamSearch<L> {
         tokens: TokenTable,
         lm_words: Vec<LmWordId>,
         word_strings: Vec<String>,
+        sil: Option<usize>,
     ) -> Result<Self> {
         config.validate()?;
         let blank = tokens.blank().unwrap_or(0);
         let lookahead = weighted_lookahead(&tree, &lm, &lm_words, config.lm_weight);
+        let sil_node = tree.nodes.len() as u32;
         Ok(CtcPrefixBeamSearch {
+            sil: sil.map_or(NONE, |i| i as u32),
+            sil_node,
             lookahead,
             tree,
             lm,
@@ -335,8 +358,28 @@ impl<L: LanguageModel> CtcPrefixBeamSearch<L> {
                 h.p_nb + lp[h.last as usize]
             };
             add(&mut self.next, &mut self.index, stay);
+            let at_boundary = h.lex_node == ROOT || h.lex_node == self.sil_node;
+            // optional silence between words: a token that spells no word
+            if at_boundary && self.sil != NONE {
+                let v = lp[self.sil as usize];
+                let p = if h.last == self.sil { h.p_b } else { tot } + v;
+                if v >= cutoff && p > f32::NEG_INFINITY {
+                    let tok_trace = self.token_arena.len() as u32;
+                    self.token_arena.push((self.sil, t, h.tokens));
+                    let s = Hyp {
+                        lex_node: self.sil_node,
+                        last: self.sil,
+                        p_b: f32::NEG_INFINITY,
+                        p_nb: p,
+                        tokens: tok_trace,
+                        ..h
+                    };
+                    add(&mut self.next, &mut self.index, s);
+                }
+            }
+            let tree_node = if at_boundary { ROOT } else { h.lex_node };
             // extend with each child of the tree node
-            for c in self.tree.children(h.lex_node) {
+            for c in self.tree.children(tree_node) {
                 let node = self.tree.nodes[c as usize];
                 let tok = node.token;
                 let v = lp[tok as usize];
@@ -349,7 +392,7 @@ impl<L: LanguageModel> CtcPrefixBeamSearch<L> {
                 }
                 let tok_trace = self.token_arena.len() as u32;
                 self.token_arena.push((tok, t, h.tokens));
-                let word_start = if h.lex_node == ROOT { t } else { h.word_start };
+                let word_start = if at_boundary { t } else { h.word_start };
                 let base_lm = h.lm_score - self.lookahead[h.lex_node as usize];
                 if node.num_children > 0 {
                     let ext = Hyp {
@@ -419,10 +462,12 @@ impl<L: LanguageModel> CtcPrefixBeamSearch<L> {
                 .select_nth_unstable_by(k - 1, |a, b| b.best_in.total_cmp(&a.best_in));
             // Keep the best word-boundary hypothesis even when partial words (scored
             // with an optimistic look-ahead) fill the beam, so the utterance can end.
-            if !self.beam[..k].iter().any(|h| h.lex_node == ROOT)
+            let sil_node = self.sil_node;
+            let boundary = |h: &&Hyp<L::State>| h.lex_node == ROOT || h.lex_node == sil_node;
+            if !self.beam[..k].iter().any(|h| boundary(&h))
                 && let Some(best_root) = self.beam[k..]
                     .iter()
-                    .filter(|h| h.lex_node == ROOT)
+                    .filter(boundary)
                     .max_by(|a, b| a.best_in.total_cmp(&b.best_in))
                     .copied()
             {
@@ -436,12 +481,14 @@ impl<L: LanguageModel> CtcPrefixBeamSearch<L> {
         // Hypotheses inside a word are dropped; only when none ends on a word boundary
         // (a beam too narrow for the input) the best partial ones are returned, without
         // their unfinished word.
-        let any_complete = self.beam.iter().any(|h| h.lex_node == ROOT);
+        let sil_node = self.sil_node;
+        let boundary = |h: &Hyp<L::State>| h.lex_node == ROOT || h.lex_node == sil_node;
+        let any_complete = self.beam.iter().any(boundary);
         let mut finals: Vec<(f32, usize)> = self
             .beam
             .iter()
             .enumerate()
-            .filter(|(_, h)| h.lex_node == ROOT || !any_complete)
+            .filter(|(_, h)| boundary(h) || !any_complete)
             .map(|(i, h)| {
                 let s = h.total() - self.lookahead[h.lex_node as usize]
                     + self.config.lm_weight * self.lm.final_score(h.lm_state);
@@ -572,6 +619,8 @@ fn add<S: Copy>(next: &mut Vec<Hyp<S>>, index: &mut FxHashMap<u64, u32>, cand: H
 }
 
 /// `lm_weight ×` the unigram look-ahead of every tree node.
+/// One more entry than the tree has nodes: the virtual silence node (see
+/// `CtcPrefixBeamSearch::sil_node`) looks ahead like the root.
 pub(crate) fn weighted_lookahead<L: LanguageModel>(
     tree: &LexiconTree,
     lm: &L,
@@ -580,10 +629,13 @@ pub(crate) fn weighted_lookahead<L: LanguageModel>(
 ) -> Vec<f32> {
     let null = lm.null_state();
     let scores: Vec<f32> = lm_words.iter().map(|&w| lm.score(null, w).0).collect();
-    tree.lookahead(&scores)
+    let mut la: Vec<f32> = tree
+        .lookahead(&scores)
         .into_iter()
         .map(|x| x * lm_weight)
-        .collect()
+        .collect();
+    la.push(la[ROOT as usize]);
+    la
 }
 
 /// LM ids of the lexicon's words: exact, lower case, then upper case; else `<unk>`.

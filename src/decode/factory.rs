@@ -63,16 +63,17 @@ impl DecoderKind {
 pub struct DecoderConfig {
     /// Which decoder.
     pub kind: DecoderKind,
-    /// beam: hypotheses kept per frame (default 16); hmm: beam width in nats
+    /// beam: hypotheses kept per frame (default 128); hmm: beam width in nats
     /// (default 16). Larger → slower, more accurate.
     pub beam: Option<f32>,
     /// beam: drop hypotheses this far (nats) below the best. Larger → slower, more
     /// accurate.
     pub beam_threshold: f32,
-    /// LM weight (default 0.8 for beam, 1.0 for hmm).
+    /// LM weight (default 1.0 for both).
     pub lm_weight: Option<f32>,
-    /// Word insertion bonus in nats (negative: a penalty).
-    pub word_bonus: f32,
+    /// Word insertion bonus in nats, negative for a penalty (default −0.5 for beam,
+    /// 0 for hmm).
+    pub word_bonus: Option<f32>,
     /// hmm: maximum active tokens per frame. Larger → slower, more accurate.
     pub max_active: usize,
     /// hmm with priors: states per phone (1–3).
@@ -87,6 +88,26 @@ pub struct DecoderConfig {
     pub nbest: usize,
 }
 
+/// Default beam of the beam decoder (hypotheses kept per frame).
+pub const DEFAULT_BEAM_SIZE: usize = 128;
+/// Default beam of the hmm decoder (nats).
+pub const DEFAULT_HMM_BEAM: f32 = 16.0;
+
+impl DecoderConfig {
+    /// The beam this setting decodes with: hypotheses for beam, nats for hmm, `None`
+    /// for greedy.
+    pub fn effective_beam(&self) -> Option<f32> {
+        match self.kind {
+            DecoderKind::Greedy => None,
+            DecoderKind::Beam => Some(
+                self.beam
+                    .map_or(DEFAULT_BEAM_SIZE as f32, |b| b.max(1.0).floor()),
+            ),
+            DecoderKind::Hmm => Some(self.beam.unwrap_or(DEFAULT_HMM_BEAM)),
+        }
+    }
+}
+
 impl Default for DecoderConfig {
     fn default() -> Self {
         DecoderConfig {
@@ -94,7 +115,7 @@ impl Default for DecoderConfig {
             beam: None,
             beam_threshold: 25.0,
             lm_weight: None,
-            word_bonus: 0.0,
+            word_bonus: None,
             max_active: 7000,
             hmm_states: 3,
             self_loop_prob: 0.5,
@@ -269,10 +290,12 @@ where
                 ));
             }
             let cfg = PrefixBeamConfig {
-                beam_size: config.beam.map_or(16, |b| b.max(1.0) as usize),
+                beam_size: config
+                    .beam
+                    .map_or(DEFAULT_BEAM_SIZE, |b| b.max(1.0) as usize),
                 beam_threshold: config.beam_threshold,
-                lm_weight: config.lm_weight.unwrap_or(0.8),
-                word_bonus: config.word_bonus,
+                lm_weight: config.lm_weight.unwrap_or(1.0),
+                word_bonus: config.word_bonus.unwrap_or(-0.5),
                 nbest,
                 ..Default::default()
             };
@@ -296,10 +319,10 @@ where
                 HmmTopology::Ctc
             };
             let cfg = ViterbiConfig {
-                beam: config.beam.unwrap_or(16.0),
+                beam: config.beam.unwrap_or(DEFAULT_HMM_BEAM),
                 max_active: config.max_active,
                 lm_weight: config.lm_weight.unwrap_or(1.0),
-                word_penalty: config.word_bonus,
+                word_penalty: config.word_bonus.unwrap_or(0.0),
                 topology,
                 nbest,
                 ..Default::default()

@@ -44,12 +44,12 @@ pub struct DecodeArgs {
     /// beam: drop hypotheses this far (nats) below the best. Larger: slower, more accurate.
     #[arg(long, default_value_t = 25.0)]
     beam_threshold: f32,
-    /// LM weight (default 0.8 for beam, 1.0 for hmm).
+    /// LM weight (default 1.0).
     #[arg(long)]
     lm_weight: Option<f32>,
-    /// Word insertion bonus in nats (negative: a penalty).
-    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
-    word_bonus: f32,
+    /// Word insertion bonus in nats, negative for a penalty (default −0.5 beam, 0 hmm).
+    #[arg(long, allow_negative_numbers = true)]
+    word_bonus: Option<f32>,
     /// hmm: maximum active tokens per frame.
     #[arg(long, default_value_t = 7000)]
     max_active: usize,

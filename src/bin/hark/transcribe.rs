@@ -28,12 +28,12 @@ pub struct TranscribeArgs {
     /// Beam (beam: hypotheses; hmm: nats). Larger → slower, more accurate.
     #[arg(long)]
     beam: Option<f32>,
-    /// LM weight (default 0.8 beam, 1.0 hmm).
+    /// LM weight (default 1.0).
     #[arg(long)]
     lm_weight: Option<f32>,
-    /// Word insertion bonus in nats.
-    #[arg(long, default_value_t = 0.0)]
-    word_bonus: f32,
+    /// Word insertion bonus in nats, negative for a penalty (default −0.5 beam, 0 hmm).
+    #[arg(long, allow_negative_numbers = true)]
+    word_bonus: Option<f32>,
     /// Output format.
     #[arg(long, default_value = "text", value_parser = ["text", "json", "srt", "vtt", "ctm"])]
     format: String,
