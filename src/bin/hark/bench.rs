@@ -15,11 +15,15 @@ use rayon::prelude::*;
 /// Arguments of `hark bench`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Example:\n  hark bench --model models/mine data/corpus/test.jsonl --decoders greedy,beam,hmm\n\n\
-Features and network run once per utterance (timed per stage, one thread per\n\
-utterance); each decoder then decodes the same posteriors. PER compares the decoder's\n\
-phones with the manifest's \"phones\" (SIL ignored), WER its words with \"text\".\n\
-Peak memory is the process's peak resident set size (VmHWM)."
+    after_help = "Examples:\n  hark bench --model models/mine data/corpus/test.jsonl --decoders greedy,beam,hmm\n  \
+hark bench data/corpus/test.jsonl --plot docs/beam-sweep.svg --format json > bench.json\n\n\
+Features and network run once per utterance (one thread per utterance); each decoder\n\
+then decodes the same posteriors on one thread. PER compares the decoder's phones with\n\
+the manifest's \"phones\" (SIL ignored), WER its words with \"text\". Real-time\n\
+factors are CPU seconds of the thread doing the work per second of audio (so they\n\
+hold on a busy machine and mean \"one core\"); wall-clock ones are in the JSON.\n\
+Peak memory is the process's peak resident set size (VmHWM). With --plot every\n\
+decoder is also run over a sweep of beams and WER is drawn against decoder RTF."
 )]
 pub struct BenchArgs {
     /// Test manifest (JSONL or Kaldi data directory).
@@ -36,17 +40,36 @@ pub struct BenchArgs {
     /// LM weight (default: each decoder's own).
     #[arg(long)]
     lm_weight: Option<f32>,
+    /// Word insertion bonus in nats (default: each decoder's own).
+    #[arg(long, allow_negative_numbers = true)]
+    word_bonus: Option<f32>,
     /// Use at most this many utterances (0 = all).
     #[arg(long, default_value_t = 0)]
     limit: usize,
     /// table (human) or json (one object).
     #[arg(long, default_value = "table", value_parser = ["table", "json"])]
     format: String,
+    /// Also sweep the beam of every decoder and draw WER (PER without a lexicon)
+    /// against decoder real-time factor into this SVG file.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+    /// Beam sizes of the beam decoder's sweep (hypotheses).
+    #[arg(long, value_delimiter = ',', default_value = "4,8,16,32,64,128,256")]
+    sweep_beam: Vec<f32>,
+    /// Beams of the hmm decoder's sweep (nats).
+    #[arg(long, value_delimiter = ',', default_value = "6,8,10,12,14,16,20")]
+    sweep_hmm: Vec<f32>,
 }
 
-/// One utterance after the first stage: log-posteriors, audio seconds, seconds spent
-/// on features and on the network.
-type Staged = (ndarray::Array2<f32>, f64, f64, f64);
+/// One utterance after the first stage: log-posteriors, audio seconds, CPU seconds
+/// spent on features and on the network, wall seconds of both.
+struct Staged {
+    post: ndarray::Array2<f32>,
+    audio: f64,
+    feat_cpu: f64,
+    net_cpu: f64,
+    wall: f64,
+}
 
 /// Peak resident set size of this process in MB (Linux `/proc/self/status`).
 fn peak_rss_mb() -> Option<f64> {
@@ -54,6 +77,99 @@ fn peak_rss_mb() -> Option<f64> {
     let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+/// CPU seconds used so far by the calling thread (Linux `/proc/thread-self/schedstat`,
+/// nanoseconds on the CPU); `None` where that file does not exist.
+fn thread_cpu_secs() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: f64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(ns * 1e-9)
+}
+
+/// A stopwatch over the calling thread's CPU time, falling back to wall time where
+/// the kernel does not report it.
+struct CpuClock {
+    cpu: Option<f64>,
+    wall: Instant,
+}
+
+impl CpuClock {
+    fn start() -> Self {
+        CpuClock {
+            cpu: thread_cpu_secs(),
+            wall: Instant::now(),
+        }
+    }
+
+    /// (CPU seconds, wall seconds) since `start`.
+    fn elapsed(&self) -> (f64, f64) {
+        let wall = self.wall.elapsed().as_secs_f64();
+        let cpu = match (self.cpu, thread_cpu_secs()) {
+            (Some(a), Some(b)) => b - a,
+            _ => wall,
+        };
+        (cpu, wall)
+    }
+}
+
+/// Error rates and speed of one decoder setting over the staged posteriors.
+struct DecoderRun {
+    per: ErrorStats,
+    wer: ErrorStats,
+    cpu: f64,
+    wall: f64,
+    failed: usize,
+}
+
+fn run_decoder(
+    rec: &Recognizer,
+    config: &DecoderConfig,
+    utts: &[hark::manifest::Utterance],
+    staged: &[Staged],
+) -> anyhow::Result<DecoderRun> {
+    let res = rec.resources();
+    let mut decoder = res.build_decoder(config)?;
+    let mut run = DecoderRun {
+        per: ErrorStats::default(),
+        wer: ErrorStats::default(),
+        cpu: 0.0,
+        wall: 0.0,
+        failed: 0,
+    };
+    for (u, st) in utts.iter().zip(staged) {
+        let d = res.decodable(config, st.post.clone())?;
+        let clock = CpuClock::start();
+        let hyps = decoder.decode(d.as_ref());
+        let (cpu, wall) = clock.elapsed();
+        run.cpu += cpu;
+        run.wall += wall;
+        let best = match hyps {
+            Ok(h) if !h.is_empty() => h.into_iter().next().expect("non-empty"),
+            _ => {
+                run.failed += 1;
+                hark::decode::Hypothesis::default()
+            }
+        };
+        if let Some(ref_phones) = &u.phones {
+            let r: Vec<&str> = ref_phones
+                .split_whitespace()
+                .filter(|p| *p != "SIL")
+                .collect();
+            let h: Vec<&str> = best
+                .phones
+                .iter()
+                .map(|p| p.phone.as_str())
+                .filter(|p| *p != "SIL" && *p != "<blk>")
+                .collect();
+            run.per.add(&ErrorStats::compute(&r, &h));
+        }
+        if res.lexicon.is_some() && config.kind != DecoderKind::Greedy {
+            run.wer
+                .add(&ErrorStats::compute_words(&u.text, &best.text()));
+        }
+    }
+    Ok(run)
 }
 
 /// Runs `hark bench`.
@@ -82,88 +198,141 @@ pub fn run(args: BenchArgs, quiet: bool) -> anyhow::Result<()> {
         .map(|u| {
             let path = manifest.audio_path(u);
             let wave = hark::audio::load_16k(&path)?;
-            let t0 = Instant::now();
+            let c0 = CpuClock::start();
             let feats = rec.features(&wave.samples)?;
-            let t1 = Instant::now();
+            let (feat_cpu, feat_wall) = c0.elapsed();
+            let c1 = CpuClock::start();
             let post = rec.model().log_posteriors(&feats)?;
-            let t2 = Instant::now();
+            let (net_cpu, net_wall) = c1.elapsed();
             bar.inc(1);
-            Ok((
+            Ok(Staged {
                 post,
-                wave.duration_secs(),
-                (t1 - t0).as_secs_f64(),
-                (t2 - t1).as_secs_f64(),
-            ))
+                audio: wave.duration_secs(),
+                feat_cpu,
+                net_cpu,
+                wall: feat_wall + net_wall,
+            })
         })
         .collect();
     bar.finish_and_clear();
     let mut posts = Vec::with_capacity(utts.len());
-    let (mut audio_secs, mut feat_secs, mut net_secs, mut frames) = (0.0, 0.0, 0.0, 0usize);
+    let (mut audio_secs, mut feat_secs, mut net_secs, mut stage_wall, mut frames) =
+        (0.0, 0.0, 0.0, 0.0, 0usize);
     for (u, r) in utts.iter().zip(staged) {
-        let (p, dur, tf, tn) = r.with_context(|| format!("utterance {}", u.id))?;
-        audio_secs += dur;
-        feat_secs += tf;
-        net_secs += tn;
-        frames += p.nrows();
-        posts.push(p);
+        let st = r.with_context(|| format!("utterance {}", u.id))?;
+        audio_secs += st.audio;
+        feat_secs += st.feat_cpu;
+        net_secs += st.net_cpu;
+        stage_wall += st.wall;
+        frames += st.post.nrows();
+        posts.push(st);
     }
     // Stage 2: every decoder on the same posteriors, one thread.
     let mut rows = Vec::new();
-    for kind in kinds {
+    for &kind in &kinds {
         let config = DecoderConfig {
             kind,
             beam: args.beam,
             lm_weight: args.lm_weight,
+            word_bonus: args.word_bonus,
             ..Default::default()
         };
-        let res = rec.resources();
-        let mut decoder = res.build_decoder(&config)?;
-        let (mut per, mut wer) = (ErrorStats::default(), ErrorStats::default());
-        let mut dec_secs = 0.0;
-        let mut failed = 0usize;
-        for (u, p) in utts.iter().zip(&posts) {
-            let d = res.decodable(&config, p.clone())?;
-            let t0 = Instant::now();
-            let hyps = decoder.decode(d.as_ref());
-            dec_secs += t0.elapsed().as_secs_f64();
-            let best = match hyps {
-                Ok(h) if !h.is_empty() => h.into_iter().next().expect("non-empty"),
-                _ => {
-                    failed += 1;
-                    hark::decode::Hypothesis::default()
-                }
-            };
-            if let Some(ref_phones) = &u.phones {
-                let r: Vec<&str> = ref_phones
-                    .split_whitespace()
-                    .filter(|p| *p != "SIL")
-                    .collect();
-                let h: Vec<&str> = best
-                    .phones
-                    .iter()
-                    .map(|p| p.phone.as_str())
-                    .filter(|p| *p != "SIL" && *p != "<blk>")
-                    .collect();
-                per.add(&ErrorStats::compute(&r, &h));
-            }
-            if res.lexicon.is_some() && kind != DecoderKind::Greedy {
-                wer.add(&ErrorStats::compute_words(&u.text, &best.text()));
-            }
-        }
+        let run = run_decoder(&rec, &config, &utts, &posts)?;
         rows.push(serde_json::json!({
             "decoder": kind.name(),
+            "beam": config.effective_beam(),
             "utterances": utts.len(),
-            "failed": failed,
-            "per": per.rate(),
-            "per_detail": per.report("PER"),
-            "wer": (wer.ref_len > 0).then(|| wer.rate()),
-            "wer_detail": (wer.ref_len > 0).then(|| wer.report("WER")),
+            "failed": run.failed,
+            "per": run.per.rate(),
+            "per_detail": run.per.report("PER"),
+            "wer": (run.wer.ref_len > 0).then(|| run.wer.rate()),
+            "wer_detail": (run.wer.ref_len > 0).then(|| run.wer.report("WER")),
             "rtf_features": feat_secs / audio_secs,
             "rtf_network": net_secs / audio_secs,
-            "rtf_decoder": dec_secs / audio_secs,
-            "rtf_total": (feat_secs + net_secs + dec_secs) / audio_secs,
-            "decoder_frames_per_sec": frames as f64 / dec_secs.max(1e-9),
+            "rtf_decoder": run.cpu / audio_secs,
+            "rtf_total": (feat_secs + net_secs + run.cpu) / audio_secs,
+            "rtf_total_wall": (stage_wall + run.wall) / audio_secs,
+            "decoder_frames_per_sec": frames as f64 / run.cpu.max(1e-9),
         }));
+    }
+    // Optional beam sweep and plot.
+    let mut sweep = Vec::new();
+    if let Some(plot_path) = &args.plot {
+        let bar = crate::util::progress_bar(
+            kinds
+                .iter()
+                .map(|k| match k {
+                    DecoderKind::Greedy => 0,
+                    DecoderKind::Beam => args.sweep_beam.len(),
+                    DecoderKind::Hmm => args.sweep_hmm.len(),
+                } as u64)
+                .sum(),
+            quiet,
+        );
+        bar.set_message("beam sweep");
+        let mut series = Vec::new();
+        for &kind in &kinds {
+            let beams: Vec<Option<f32>> = match kind {
+                // no beam to sweep; greedy gives phones, not words
+                DecoderKind::Greedy => continue,
+                DecoderKind::Beam => args.sweep_beam.iter().map(|&b| Some(b)).collect(),
+                DecoderKind::Hmm => args.sweep_hmm.iter().map(|&b| Some(b)).collect(),
+            };
+            let mut points = Vec::new();
+            for beam in beams {
+                let config = DecoderConfig {
+                    kind,
+                    beam,
+                    lm_weight: args.lm_weight,
+                    word_bonus: args.word_bonus,
+                    ..Default::default()
+                };
+                let run = run_decoder(&rec, &config, &utts, &posts)?;
+                bar.inc(1);
+                let words = run.wer.ref_len > 0;
+                let err = if words {
+                    run.wer.rate()
+                } else {
+                    run.per.rate()
+                };
+                let rtf = run.cpu / audio_secs;
+                sweep.push(serde_json::json!({
+                    "decoder": kind.name(),
+                    "beam": config.effective_beam(),
+                    "wer": words.then(|| run.wer.rate()),
+                    "per": run.per.rate(),
+                    "rtf_decoder": rtf,
+                }));
+                points.push(crate::plot::Point {
+                    x: rtf,
+                    y: err,
+                    label: config
+                        .effective_beam()
+                        .map_or(String::new(), |b| format!("{b}")),
+                });
+            }
+            series.push(crate::plot::Series {
+                name: kind.name().to_string(),
+                points,
+            });
+        }
+        bar.finish_and_clear();
+        let title = format!(
+            "{} utterances ({:.2} h), model {}",
+            utts.len(),
+            audio_secs / 3600.0,
+            dir.file_name().map_or_else(
+                || dir.display().to_string(),
+                |n| n.to_string_lossy().into_owned()
+            )
+        );
+        let svg = crate::plot::svg_line_chart(
+            &title,
+            "decoder real-time factor (CPU s per audio s, log scale)",
+            "error rate % (WER; PER without a lexicon)",
+            &series,
+        );
+        hark::fsio::write_atomic(plot_path, svg.as_bytes())?;
     }
     let report = serde_json::json!({
         "model": dir.display().to_string(),
@@ -171,6 +340,7 @@ pub fn run(args: BenchArgs, quiet: bool) -> anyhow::Result<()> {
         "audio_hours": audio_secs / 3600.0,
         "peak_rss_mb": peak_rss_mb(),
         "decoders": rows,
+        "sweep": sweep,
     });
     let mut out = std::io::stdout().lock();
     if args.format == "json" {

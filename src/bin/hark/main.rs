@@ -12,6 +12,7 @@ mod decode;
 mod features;
 mod lm;
 mod model_dir;
+mod plot;
 mod train;
 mod transcribe;
 mod util;
