@@ -168,4 +168,61 @@ fn train_then_transcribe_yesno() {
         "{err}"
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+
+    // --init: a second model starts from the first one's recurrent layers; a model
+    // of another shape is refused with a message naming the --init directory.
+    let train_from = |out_dir: &std::path::Path, hidden: &str| {
+        hark(&[
+            "train",
+            "--train",
+            &s(&data.join("train.jsonl")),
+            "--dev",
+            &s(&data.join("test.jsonl")),
+            "--out",
+            &s(out_dir),
+            "--lexicon",
+            &s(&data.join("lexicon.txt")),
+            "--layers",
+            "1",
+            "--hidden",
+            hidden,
+            "--bins",
+            "23",
+            "--epochs",
+            "1",
+            "--lr",
+            "1e-9",
+            "--threads",
+            "1",
+            "--init",
+            &s(&model),
+        ])
+    };
+    let bad = train_from(&dir.join("init-bad"), "8");
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("--init") && !err.contains("panicked"), "{err}");
+    let good = train_from(&dir.join("init-good"), "16");
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    // With a vanishing learning rate the recurrent weights stay those of `model`.
+    let weights = |d: &std::path::Path| -> Vec<f32> {
+        let m = hark::am::AcousticModel::load(d).unwrap();
+        m.named_tensors()
+            .into_iter()
+            .filter(|t| t.name.contains("lstm"))
+            .flat_map(|t| t.values)
+            .collect()
+    };
+    let (a, b) = (weights(&model), weights(&dir.join("init-good")));
+    assert!(!a.is_empty() && a.len() == b.len());
+    let max_diff = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
+    assert!(max_diff < 1e-4, "recurrent weights moved by {max_diff}");
 }

@@ -74,6 +74,10 @@ pub struct TrainConfig {
     pub checkpoint_minutes: f64,
     /// Seed for every random draw.
     pub seed: u64,
+    /// Keep the model's input normalisation (say, of the model it was initialised
+    /// from) instead of computing it from the training set.
+    #[serde(default)]
+    pub keep_input_norm: bool,
 }
 
 impl Default for TrainConfig {
@@ -89,6 +93,7 @@ impl Default for TrainConfig {
             patience: 3,
             checkpoint_minutes: 10.0,
             seed: 1,
+            keep_input_norm: false,
         }
     }
 }
@@ -466,7 +471,7 @@ pub fn train(
             state = s;
         }
         None => {
-            if model.config.normalize_input {
+            if model.config.normalize_input && !config.keep_input_norm {
                 let (mean, std) = compute_input_norm(train)?;
                 model.set_input_norm(mean, std)?;
             }

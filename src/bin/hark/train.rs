@@ -105,9 +105,47 @@ pub struct TrainArgs {
     /// no "phones" (CMUdict format).
     #[arg(long)]
     lexicon: Option<PathBuf>,
+    /// Start from the recurrent layers and input normalisation of this model bundle
+    /// (same features and layer shapes; the output layer is new), e.g. a frame-level
+    /// (ce) model from a trained CTC model.
+    #[arg(long)]
+    init: Option<PathBuf>,
     /// Worker threads (and gradient shards per batch).
     #[arg(long, default_value_t = 2)]
     threads: usize,
+}
+
+/// Copies the recurrent layers and input normalisation of the bundle in `dir` into
+/// `model`; the features, frame rate and layer shapes must agree.
+fn init_from(model: &mut AcousticModel, dir: &std::path::Path) -> anyhow::Result<()> {
+    let src = AcousticModel::load(dir)?;
+    let (a, b) = (&src.config, &model.config);
+    let arch = |c: &hark::am::ModelConfig| {
+        let x = &c.architecture;
+        (
+            x.kind,
+            x.num_layers,
+            x.hidden_dim,
+            x.bidirectional,
+            x.input_dim,
+        )
+    };
+    if arch(a) != arch(b)
+        || a.features != b.features
+        || a.frame_stacking != b.frame_stacking
+        || a.frame_subsampling != b.frame_subsampling
+        || a.normalize_input != b.normalize_input
+    {
+        bail!(
+            "{}: --init model differs from the one being trained (features, frame \
+             rate or recurrent layers); pass the same --features/--bins/--stack/\
+             --subsample/--kind/--layers/--hidden/--bidirectional",
+            dir.display()
+        );
+    }
+    model.encoder = src.encoder;
+    model.norm = src.norm;
+    Ok(())
 }
 
 /// Features of one utterance: a precomputed `.npy` matrix, or audio (WAV/FLAC)
@@ -285,6 +323,7 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
         patience: args.patience,
         checkpoint_minutes: args.checkpoint_minutes,
         seed: args.seed,
+        keep_input_norm: args.init.is_some(),
         ..Default::default()
     };
     let ckpt = args.out.join("checkpoint");
@@ -295,6 +334,9 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
         );
     }
     let mut model = AcousticModel::new(config, &mut Rng::new(args.seed))?;
+    if let Some(init) = &args.init {
+        init_from(&mut model, init)?;
+    }
     // Without a terminal (nohup, CI logs) a plain line every 60 s and at the end of
     // each epoch stands in for the bar, unless --quiet.
     let log_lines = !quiet && !std::io::stderr().is_terminal();
