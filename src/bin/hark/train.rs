@@ -130,8 +130,12 @@ fn init_from(model: &mut AcousticModel, dir: &std::path::Path) -> anyhow::Result
             x.input_dim,
         )
     };
+    // Compare front ends as configurations (their JSON numbers may print differently).
+    let front = |c: &hark::am::ModelConfig| {
+        serde_json::from_value::<FeatureConfig>(c.features.clone()).map_err(|_| c.features.clone())
+    };
     if arch(a) != arch(b)
-        || a.features != b.features
+        || front(a) != front(b)
         || a.frame_stacking != b.frame_stacking
         || a.frame_subsampling != b.frame_subsampling
         || a.normalize_input != b.normalize_input
