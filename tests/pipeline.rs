@@ -11,27 +11,35 @@ fn train_then_transcribe_yesno() {
     let dir = tmpdir("pipeline");
     let model = dir.join("model");
     let s = |p: &std::path::Path| p.to_string_lossy().into_owned();
-    let out = hark(&[
-        "train",
-        "--train",
-        &s(&data.join("train.jsonl")),
-        "--dev",
-        &s(&data.join("test.jsonl")),
-        "--out",
-        &s(&model),
-        "--lexicon",
-        &s(&data.join("lexicon.txt")),
-        "--layers",
-        "1",
-        "--hidden",
-        "16",
-        "--bins",
-        "23",
-        "--epochs",
-        "2",
-        "--threads",
-        "1",
-    ]);
+    // `hark train` on the yes/no corpus: 1 layer, 23 mel bins, one thread, plus `extra`.
+    let train = |out_dir: &std::path::Path, extra: &[&str]| {
+        let (tr, dev, lex, out) = (
+            s(&data.join("train.jsonl")),
+            s(&data.join("test.jsonl")),
+            s(&data.join("lexicon.txt")),
+            s(out_dir),
+        );
+        let mut args = vec![
+            "train",
+            "--train",
+            &tr,
+            "--dev",
+            &dev,
+            "--out",
+            &out,
+            "--lexicon",
+            &lex,
+            "--layers",
+            "1",
+            "--bins",
+            "23",
+            "--threads",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        hark(&args)
+    };
+    let out = train(&model, &["--hidden", "16", "--epochs", "2"]);
     assert!(
         out.status.success(),
         "{}",
@@ -171,32 +179,14 @@ fn train_then_transcribe_yesno() {
 
     // --init: a second model starts from the first one's recurrent layers; a model
     // of another shape is refused with a message naming the --init directory.
+    let m = s(&model);
     let train_from = |out_dir: &std::path::Path, hidden: &str| {
-        hark(&[
-            "train",
-            "--train",
-            &s(&data.join("train.jsonl")),
-            "--dev",
-            &s(&data.join("test.jsonl")),
-            "--out",
-            &s(out_dir),
-            "--lexicon",
-            &s(&data.join("lexicon.txt")),
-            "--layers",
-            "1",
-            "--hidden",
-            hidden,
-            "--bins",
-            "23",
-            "--epochs",
-            "1",
-            "--lr",
-            "1e-9",
-            "--threads",
-            "1",
-            "--init",
-            &s(&model),
-        ])
+        train(
+            out_dir,
+            &[
+                "--hidden", hidden, "--epochs", "1", "--lr", "1e-9", "--init", &m,
+            ],
+        )
     };
     let bad = train_from(&dir.join("init-bad"), "8");
     assert!(!bad.status.success());
