@@ -216,3 +216,38 @@ fn train_then_transcribe_yesno() {
         .fold(0.0f32, f32::max);
     assert!(max_diff < 1e-4, "recurrent weights moved by {max_diff}");
 }
+
+/// The committed default bundle (`models/default`, found without `--model`) gets the
+/// sample files in `audio/` right, word for word, with every decoder that uses words.
+#[test]
+fn default_model_transcribes_the_samples() {
+    let audio = repo_root().join("audio");
+    let expected = [
+        ("digits_3719.wav", "three seven one nine"),
+        ("go_forward_ten_meters.wav", "go forward ten meters"),
+        ("stop.wav", "stop"),
+        ("yes.wav", "yes"),
+    ];
+    for decoder in ["beam", "hmm"] {
+        let out = hark(&[
+            "transcribe",
+            "--quiet",
+            "--decoder",
+            decoder,
+            &audio.to_string_lossy(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{decoder}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        for (file, words) in expected {
+            let line = text
+                .lines()
+                .find(|l| l.split('\t').next().is_some_and(|f| f.ends_with(file)))
+                .unwrap_or_else(|| panic!("{decoder}: no line for {file} in {text}"));
+            assert_eq!(line.split('\t').nth(1), Some(words), "{decoder}: {line}");
+        }
+    }
+}
