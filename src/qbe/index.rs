@@ -599,7 +599,9 @@ mod tests {
         let mut ix = Index::new(4).unwrap();
         for f in 0..3 {
             let n = 900;
-            let spans: Vec<(f32, f32)> = (0..n).map(|i| (i as f32 * 0.01, i as f32 * 0.01 + 0.5)).collect();
+            let spans: Vec<(f32, f32)> = (0..n)
+                .map(|i| (i as f32 * 0.01, i as f32 * 0.01 + 0.5))
+                .collect();
             let base: Vec<f32> = (0..4).map(|_| rng.normal() as f32).collect();
             let vecs: Vec<f32> = (0..n * 4)
                 .map(|j| base[j % 4] + 0.05 * rng.normal() as f32)

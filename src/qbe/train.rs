@@ -226,8 +226,9 @@ pub fn train_encoder(
         let plan = batches(&lengths, config.batch_size, &mut order_rng);
         let mut loss_sum = 0.0;
         for (bi, batch) in plan.iter().enumerate() {
+            let clean: Vec<ArrayView2<'_, f32>> = batch.iter().map(|&i| train[i].view()).collect();
             let targets: Vec<ArrayView2<'_, f32>> =
-                batch.iter().map(|&i| train[i].view()).collect();
+                batch.iter().map(|&i| target_set[i].view()).collect();
             let corrupted: Vec<Array2<f32>> = match &config.corruption {
                 Some(c) => batch
                     .iter()
@@ -453,8 +454,16 @@ mod tests {
         train_encoder(&mut part, &train, None, &dev, &cfg, Some(&dir), &mut |_| {}).unwrap();
         cfg.epochs = 3;
         let mut resumed = init.clone();
-        let s_res =
-            train_encoder(&mut resumed, &train, None, &dev, &cfg, Some(&dir), &mut |_| {}).unwrap();
+        let s_res = train_encoder(
+            &mut resumed,
+            &train,
+            None,
+            &dev,
+            &cfg,
+            Some(&dir),
+            &mut |_| {},
+        )
+        .unwrap();
         assert_eq!(s_res.history.len(), 3);
         for (a, b) in s_full.history.iter().zip(&s_res.history) {
             assert_eq!(a.train_loss, b.train_loss);

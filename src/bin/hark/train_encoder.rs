@@ -236,7 +236,10 @@ pub fn run(args: TrainEncoderArgs, quiet: bool) -> anyhow::Result<()> {
     let frames: usize = segs.iter().map(|a| a.nrows()).sum();
     if let Some(t) = &targets {
         let paired = t.iter().zip(&segs).filter(|(a, b)| a != b).count();
-        eprintln!("{paired} of {} segments paired with another instance of their word", segs.len());
+        eprintln!(
+            "{paired} of {} segments paired with another instance of their word",
+            segs.len()
+        );
     }
     eprintln!(
         "{} training segments ({} frames, {:.1} frames each), {} dev segments, {}-dim {} frames every {:.0} ms ({:.1} s)",
@@ -355,7 +358,11 @@ fn partners(segs: &[Segment], rng: &mut Rng) -> Vec<Array2<f32>> {
         .enumerate()
         .map(|(i, (w, voice, x))| {
             let same = &by_word[w.as_str()];
-            let other_voice: Vec<usize> = same.iter().copied().filter(|&j| &segs[j].1 != voice).collect();
+            let other_voice: Vec<usize> = same
+                .iter()
+                .copied()
+                .filter(|&j| &segs[j].1 != voice)
+                .collect();
             let others: Vec<usize> = if other_voice.is_empty() {
                 same.iter().copied().filter(|&j| j != i).collect()
             } else {
