@@ -47,6 +47,13 @@ pub struct AutoEncoderConfig {
     /// What the frames are: `"fbank"`, `"mfcc"` or `"posteriors"` (documentation for
     /// users; the model itself only checks `input_dim`).
     pub input_kind: String,
+    /// How frames are made from audio (must match at training, indexing and search
+    /// time, so it travels with the weights).
+    #[serde(default)]
+    pub frontend: crate::qbe::frontend::FrontendConfig,
+    /// Candidate windows for indexing, in frames of the front end.
+    #[serde(default)]
+    pub segments: crate::qbe::segment::SegmentConfig,
 }
 
 impl AutoEncoderConfig {
@@ -484,6 +491,8 @@ mod tests {
             embed_dim: 3,
             decoder_hidden_dim: 4,
             input_kind: "fbank".into(),
+            frontend: Default::default(),
+            segments: Default::default(),
         }
     }
 

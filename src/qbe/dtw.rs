@@ -2,9 +2,12 @@
 //!
 //! The query `Q [n, d]` may match any stretch of the recording `R [m, d]`: the
 //! alignment starts at any recording frame and ends at any frame (free ends), and
-//! uses the steps (1,0), (0,1), (1,1). The score of a match is its accumulated frame
-//! distance divided by its path length, so long and short matches compare fairly.
-//! Memory is O(m) (two rows), time O(n·m·d).
+//! uses the slope-constrained steps (1,1), (1,2), (2,1) (query, recording), so a
+//! match spans between half and twice the query's length. The unconstrained steps
+//! (1,0), (0,1) let a path crawl along a long stretch of cheap frames (pauses) and
+//! win on average cost with a span far longer than the word. The score of a match
+//! is its accumulated frame distance divided by its path length, so long and short
+//! matches compare fairly. Memory is O(m) (three rows), time O(n·m·d).
 
 use ndarray::{ArrayView2, Axis};
 
@@ -80,47 +83,70 @@ pub fn subsequence_dtw(
     }
     let q = prepare(query, dist);
     let r = prepare(recording, dist);
-    // Rows over recording frames j: accumulated cost, path length, start frame.
-    let mut cost = vec![0f32; m];
-    let mut len = vec![0u32; m];
-    let mut start = vec![0u32; m];
-    let (mut pcost, mut plen, mut pstart) = (vec![0f32; m], vec![0u32; m], vec![0u32; m]);
+    // Invariants: row i of `acc` holds, per recording frame j, the best path that
+    // aligns query frames 0..=i and ends at (i, j): accumulated cost, path length
+    // and start frame; `f32::INFINITY` marks an unreachable cell. `c_prev` holds
+    // the frame costs c(i-1, ·).
+    const UNREACHED: (f32, u32, u32) = (f32::INFINITY, 1, 0);
+    let mut row = vec![UNREACHED; m];
+    let mut prev = vec![UNREACHED; m];
+    let mut prev2 = vec![UNREACHED; m];
+    let mut c_row = vec![0f32; m];
+    let mut c_prev = vec![0f32; m];
     for i in 0..n {
-        std::mem::swap(&mut cost, &mut pcost);
-        std::mem::swap(&mut len, &mut plen);
-        std::mem::swap(&mut start, &mut pstart);
+        std::mem::swap(&mut prev2, &mut prev);
+        std::mem::swap(&mut prev, &mut row);
+        std::mem::swap(&mut c_prev, &mut c_row);
         let qi = &q[i * d..(i + 1) * d];
         for j in 0..m {
-            let c = frame_cost(qi, &r[j * d..(j + 1) * d], dist);
+            c_row[j] = frame_cost(qi, &r[j * d..(j + 1) * d], dist);
+        }
+        for j in 0..m {
+            let c = c_row[j];
             if i == 0 {
                 // Free start: every recording frame may begin a match.
-                cost[j] = c;
-                len[j] = 1;
-                start[j] = j as u32;
+                row[j] = (c, 1, j as u32);
                 continue;
             }
-            // Candidates: from (i-1, j), (i, j-1), (i-1, j-1); pick the lowest
-            // normalised cost so that path length does not bias the choice.
-            let mut best = (pcost[j], plen[j], pstart[j]);
-            let mut best_norm = best.0 / best.1 as f32;
-            if j > 0 {
-                for cand in [
-                    (cost[j - 1], len[j - 1], start[j - 1]),
-                    (pcost[j - 1], plen[j - 1], pstart[j - 1]),
-                ] {
-                    let norm = cand.0 / cand.1 as f32;
-                    if norm < best_norm {
-                        best = cand;
-                        best_norm = norm;
-                    }
-                }
+            if j == 0 {
+                row[j] = UNREACHED;
+                continue;
             }
-            cost[j] = best.0 + c;
-            len[j] = best.1 + 1;
-            start[j] = best.2;
+            // Steps (query, recording): (1,1); (1,2), the skipped recording frame
+            // aligned with query frame i-1; (2,1), the skipped query frame aligned
+            // with recording frame j-1. Slopes stay within [1/2, 2], so a match
+            // spans between half and twice the query's length. Pick the lowest
+            // length-normalised cost so that path length does not bias the choice.
+            let skip = c_prev[j - 1];
+            let mut best = UNREACHED;
+            let mut best_norm = f32::INFINITY;
+            let mut consider = |cand: (f32, u32, u32)| {
+                let norm = cand.0 / cand.1 as f32;
+                if norm < best_norm {
+                    best_norm = norm;
+                    best = cand;
+                }
+            };
+            let p = prev[j - 1];
+            consider((p.0 + c, p.1 + 1, p.2));
+            if j >= 2 {
+                let p = prev[j - 2];
+                consider((p.0 + skip + c, p.1 + 2, p.2));
+            }
+            if i >= 2 {
+                let p = prev2[j - 1];
+                consider((p.0 + skip + c, p.1 + 2, p.2));
+            }
+            row[j] = best;
         }
     }
+    let (cost, len, start): (Vec<f32>, Vec<u32>, Vec<u32>) = (
+        row.iter().map(|x| x.0).collect(),
+        row.iter().map(|x| x.1).collect(),
+        row.iter().map(|x| x.2).collect(),
+    );
     let mut ends: Vec<DtwMatch> = (0..m)
+        .filter(|&j| cost[j].is_finite())
         .map(|j| DtwMatch {
             start: start[j] as usize,
             end: j + 1,

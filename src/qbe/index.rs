@@ -410,26 +410,42 @@ impl Index {
         let inv = if norm > 0.0 { (1.0 / norm) as f32 } else { 0.0 };
         let q: Vec<f32> = query.iter().map(|&x| x * inv).collect();
         let vecs = self.vectors();
-        let mut scored: Vec<(f32, usize)> = vecs
+        let scored: Vec<(f32, usize)> = vecs
             .chunks_exact(self.dim)
             .enumerate()
             .map(|(i, v)| (dot(&q, v), i))
             .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        let mut hits: Vec<(Entry, f32)> = Vec::new();
-        for (score, i) in scored {
-            if hits.len() >= k {
-                break;
+        let better = |a: &(f32, usize), b: &(f32, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        // Only the best candidates are sorted (a linear-time selection first); when
+        // suppression leaves fewer than k hits among them, the pool grows.
+        let mut pool = (k.saturating_mul(32)).max(256);
+        let hits = loop {
+            let mut cands = scored.clone();
+            if pool < cands.len() {
+                cands.select_nth_unstable_by(pool - 1, better);
+                cands.truncate(pool);
             }
-            let e = self.entries[i];
-            let suppressed = hits.iter().any(|(h, _)| {
-                h.file_id == e.file_id
-                    && overlap_fraction((h.start_s, h.end_s), (e.start_s, e.end_s)) > max_overlap
-            });
-            if !suppressed {
-                hits.push((e, score));
+            cands.sort_by(better);
+            let mut hits: Vec<(Entry, f32)> = Vec::new();
+            for &(score, i) in &cands {
+                if hits.len() >= k {
+                    break;
+                }
+                let e = self.entries[i];
+                let suppressed = hits.iter().any(|(h, _)| {
+                    h.file_id == e.file_id
+                        && overlap_fraction((h.start_s, h.end_s), (e.start_s, e.end_s))
+                            > max_overlap
+                });
+                if !suppressed {
+                    hits.push((e, score));
+                }
             }
-        }
+            if hits.len() >= k || pool >= scored.len() {
+                break hits;
+            }
+            pool = pool.saturating_mul(4);
+        };
         Ok(hits
             .into_iter()
             .map(|(e, score)| Hit {
@@ -574,6 +590,54 @@ mod tests {
         let back = Index::load(&p).unwrap();
         assert_eq!(back.len(), 4);
         assert_eq!(&back.vectors()[..3], &[1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn partial_selection_equals_full_sort_with_suppression() {
+        // Many near-duplicate windows in one file force the candidate pool to grow.
+        let mut rng = crate::rng::Rng::new(4);
+        let mut ix = Index::new(4).unwrap();
+        for f in 0..3 {
+            let n = 900;
+            let spans: Vec<(f32, f32)> = (0..n)
+                .map(|i| (i as f32 * 0.01, i as f32 * 0.01 + 0.5))
+                .collect();
+            let base: Vec<f32> = (0..4).map(|_| rng.normal() as f32).collect();
+            let vecs: Vec<f32> = (0..n * 4)
+                .map(|j| base[j % 4] + 0.05 * rng.normal() as f32)
+                .collect();
+            ix.add_file(&format!("f{f}.wav"), &spans, &vecs).unwrap();
+        }
+        let q = [0.3f32, -0.2, 0.9, 0.1];
+        for k in [1, 5, 40] {
+            let got = ix.search(&q, k, 0.2).unwrap();
+            // Reference: sort everything, then suppress.
+            let qn: f32 = q.iter().map(|x| x * x).sum::<f32>().sqrt();
+            let mut all: Vec<(f32, usize)> = ix
+                .vectors()
+                .chunks_exact(4)
+                .enumerate()
+                .map(|(i, v)| (dot(&q, v) / qn, i))
+                .collect();
+            all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            let mut want: Vec<Entry> = Vec::new();
+            for (_, i) in all {
+                let e = ix.entries()[i];
+                if want.len() < k
+                    && !want.iter().any(|h| {
+                        h.file_id == e.file_id
+                            && overlap_fraction((h.start_s, h.end_s), (e.start_s, e.end_s)) > 0.2
+                    })
+                {
+                    want.push(e);
+                }
+            }
+            assert_eq!(got.len(), want.len(), "k={k}");
+            for (g, w) in got.iter().zip(&want) {
+                assert_eq!((g.start_s, g.end_s), (w.start_s, w.end_s), "k={k}");
+                assert_eq!(g.file, ix.files()[w.file_id as usize]);
+            }
+        }
     }
 
     #[test]

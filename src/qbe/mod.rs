@@ -8,5 +8,9 @@
 pub mod autoencoder;
 pub mod dtw;
 pub mod eval;
+pub mod frontend;
 pub mod index;
+pub mod search;
 pub mod segment;
+pub mod train;
+pub mod words;

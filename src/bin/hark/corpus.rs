@@ -39,6 +39,11 @@ enum CorpusCommand {
     /// Example: `hark corpus import --format librispeech LibriSpeech/dev-clean
     /// --out data/dev-clean.jsonl`
     Import(ImportArgs),
+    /// Build a query-by-example evaluation set (spoken word queries + relevant spans).
+    ///
+    /// Example: `hark corpus qbe --manifest data/corpus/test.jsonl --lexicon
+    /// data/lexicon/cmudict.dict --out data/qbe`
+    Qbe(crate::qbe_set::QbeSetArgs),
 }
 
 /// Arguments of `hark corpus text`.
@@ -133,6 +138,7 @@ pub fn run(args: CorpusArgs, quiet: bool) -> anyhow::Result<()> {
         CorpusCommand::Synth(a) => synth_cmd(a, quiet),
         CorpusCommand::LabelQuality(a) => label_quality(a),
         CorpusCommand::Import(a) => import(a, quiet),
+        CorpusCommand::Qbe(a) => crate::qbe_set::run(a),
     }
 }
 

@@ -9,11 +9,16 @@ mod align;
 mod bench;
 mod corpus;
 mod decode;
+mod eval_search;
 mod features;
+mod index;
 mod lm;
 mod model_dir;
 mod plot;
+mod qbe_set;
+mod search;
 mod train;
+mod train_encoder;
 mod transcribe;
 mod util;
 
@@ -71,6 +76,22 @@ enum Command {
     /// Example: `hark corpus synth --text data/text/sentences.txt --lexicon
     /// data/lexicon/cmudict.dict --hours 20 --out data/corpus`
     Corpus(corpus::CorpusArgs),
+    /// Build or extend a query-by-example search index from recordings.
+    ///
+    /// Example: `hark index --model models/default recordings/ --out recordings.idx`
+    Index(index::IndexArgs),
+    /// Find a spoken query (WAV) in a search index.
+    ///
+    /// Example: `hark search --index recordings.idx --top 5 query.wav`
+    Search(search::SearchArgs),
+    /// Score query-by-example search (MAP, P@10, latency) against DTW baselines.
+    ///
+    /// Example: `hark eval-search --methods ae,dtw-mfcc,dtw-post data/qbe/qbe.jsonl`
+    EvalSearch(eval_search::EvalSearchArgs),
+    /// Train the query-by-example auto-encoder on word segments of a manifest.
+    ///
+    /// Example: `hark train-encoder --train train.jsonl --lexicon cmudict.dict --out encoder.safetensors`
+    TrainEncoder(Box<train_encoder::TrainEncoderArgs>),
 }
 
 /// Arguments of `hark tokens`.
@@ -103,6 +124,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Align(a) => align::run(a),
         Command::Bench(a) => bench::run(a, quiet),
         Command::Lm(a) => lm::run(a, quiet),
+        Command::Index(a) => index::run(a, quiet),
+        Command::Search(a) => search::run(a),
+        Command::EvalSearch(a) => eval_search::run(a, quiet),
+        Command::TrainEncoder(a) => train_encoder::run(*a, quiet),
     }
 }
 

@@ -1,0 +1,337 @@
+//! Query → ranked hits: the auto-encoder embedding search and the subsequence-DTW
+//! baseline, on the same front-end frames.
+//!
+//! ```text
+//! recording ─front end─▶ frames ─windows (multi-scale, sliding)─▶ encoder ─▶ Index
+//! query     ─front end─▶ frames ─────────────────────────────────▶ encoder ─▶ cosine kNN + NMS
+//! query/recording frames ─subsequence DTW─▶ best-matching spans          (baseline)
+//! ```
+
+use std::path::Path;
+
+use ndarray::{Array1, ArrayRef2, ArrayView2, s};
+
+use crate::error::{Error, Result};
+use crate::qbe::autoencoder::AutoEncoder;
+use crate::qbe::dtw::{FrameDistance, subsequence_dtw};
+use crate::qbe::frontend::Frontend;
+use crate::qbe::index::{Hit, Index};
+
+/// Default largest overlap (fraction of the shorter span) between two hits in one
+/// file; more overlapping hits are suppressed as duplicates.
+pub const DEFAULT_MAX_OVERLAP: f32 = 0.2;
+
+/// Starts embedded per encoder pass (bounds memory on long recordings).
+const STARTS_PER_PASS: usize = 256;
+
+/// Candidate windows (`[start, end)` frames) and their vectors, row-major
+/// `[windows, dim]`.
+pub type WindowVectors = (Vec<(usize, usize)>, Vec<f32>);
+
+/// The auto-encoder's encoder with its front end: audio or frames → vectors.
+#[derive(Debug)]
+pub struct Embedder {
+    encoder: AutoEncoder<f32>,
+    frontend: Frontend,
+}
+
+impl Embedder {
+    /// Pairs an encoder with a front end; their dimensions must agree.
+    pub fn new(encoder: AutoEncoder<f32>, frontend: Frontend) -> Result<Self> {
+        if encoder.config().input_dim != frontend.dim() {
+            return Err(Error::dim(
+                "encoder input vs front-end frames",
+                encoder.config().input_dim,
+                frontend.dim(),
+            ));
+        }
+        encoder.config().segments.validate()?;
+        Ok(Embedder { encoder, frontend })
+    }
+
+    /// Loads `encoder.safetensors`; its front end comes from its config, with the
+    /// acoustic model of `bundle` when the frames are posteriors.
+    pub fn load(encoder_path: &Path, bundle: Option<&Path>) -> Result<Self> {
+        let encoder = AutoEncoder::load(encoder_path)?;
+        let frontend = Frontend::new(encoder.config().frontend.clone(), bundle)?;
+        Self::new(encoder, frontend).map_err(|e| Error::Model {
+            path: encoder_path.to_path_buf(),
+            msg: e.to_string(),
+        })
+    }
+
+    /// The encoder.
+    pub fn encoder(&self) -> &AutoEncoder<f32> {
+        &self.encoder
+    }
+
+    /// The front end.
+    pub fn frontend(&self) -> &Frontend {
+        &self.frontend
+    }
+
+    /// Vector size.
+    pub fn dim(&self) -> usize {
+        self.encoder.config().embed_dim
+    }
+
+    /// The vector of a whole segment `[frames, dim]`.
+    pub fn embed(&self, frames: &ArrayRef2<f32>) -> Result<Array1<f32>> {
+        let e = self.encoder.embed_batch(&[frames.view()])?;
+        Ok(e.row(0).to_owned())
+    }
+
+    /// The candidate windows of a recording of `num_frames` frames as `[start, end)`
+    /// frame pairs, grouped by start: every configured length that fits, plus, once
+    /// per start, the window clipped at the end of the recording when it is at least
+    /// the shortest length long (or the whole recording, when it is shorter than
+    /// every window).
+    pub fn windows(&self, num_frames: usize) -> Vec<(usize, usize)> {
+        let seg = &self.encoder.config().segments;
+        let lengths = seg.lengths();
+        let min_len = lengths.first().copied().unwrap_or(1).min(num_frames);
+        let mut out = Vec::new();
+        let mut start = 0;
+        while start < num_frames && num_frames - start >= min_len.max(1) {
+            for &len in &lengths {
+                if start + len <= num_frames {
+                    out.push((start, start + len));
+                } else {
+                    if out.last() != Some(&(start, num_frames)) {
+                        out.push((start, num_frames));
+                    }
+                    break;
+                }
+            }
+            start += seg.hop_frames;
+        }
+        out
+    }
+
+    /// Embeds every candidate window of `frames`: returns the windows (frames) and
+    /// their vectors, row-major `[windows, dim]`.
+    pub fn embed_recording(&self, frames: ArrayView2<'_, f32>) -> Result<WindowVectors> {
+        let windows = self.windows(frames.nrows());
+        let lengths = self.encoder.config().segments.lengths();
+        let mut vectors = Vec::with_capacity(windows.len() * self.dim());
+        let mut i = 0;
+        while i < windows.len() {
+            // Gather up to STARTS_PER_PASS distinct starts.
+            let mut starts = Vec::new();
+            let mut j = i;
+            while j < windows.len()
+                && (starts.len() < STARTS_PER_PASS || starts.last() == Some(&windows[j].0))
+            {
+                if starts.last() != Some(&windows[j].0) {
+                    starts.push(windows[j].0);
+                }
+                j += 1;
+            }
+            let e = self.encoder.embed_windows(frames, &starts, &lengths)?;
+            for &(st, en) in &windows[i..j] {
+                let si = starts
+                    .iter()
+                    .position(|&x| x == st)
+                    .expect("invariant: every window's start was gathered");
+                // The row of the first length reaching `en - st` (clipped windows
+                // equal the first length that runs past the end).
+                let li = lengths
+                    .iter()
+                    .position(|&l| st + l >= en)
+                    .unwrap_or(lengths.len() - 1);
+                vectors.extend(e.row(si * lengths.len() + li).iter());
+            }
+            i = j;
+        }
+        Ok((windows, vectors))
+    }
+
+    /// Adds (or replaces) one recording in `index` from its samples (16 kHz mono);
+    /// returns the number of segments added.
+    pub fn index_samples(&self, index: &mut Index, name: &str, samples: &[f32]) -> Result<usize> {
+        let frames = self.frontend.compute(samples)?;
+        self.index_frames(index, name, frames.view())
+    }
+
+    /// Adds (or replaces) one recording in `index` from its frames.
+    pub fn index_frames(
+        &self,
+        index: &mut Index,
+        name: &str,
+        frames: ArrayView2<'_, f32>,
+    ) -> Result<usize> {
+        if index.dim() != self.dim() {
+            return Err(Error::dim(
+                "index vectors vs encoder",
+                index.dim(),
+                self.dim(),
+            ));
+        }
+        let (windows, vectors) = self.embed_recording(frames)?;
+        let shift = self.frontend.frame_shift_secs();
+        let spans: Vec<(f32, f32)> = windows
+            .iter()
+            .map(|&(a, b)| ((a as f64 * shift) as f32, (b as f64 * shift) as f32))
+            .collect();
+        index.add_file(name, &spans, &vectors)?;
+        Ok(spans.len())
+    }
+
+    /// Searches `index` for a spoken query given as frames.
+    pub fn search_frames(
+        &self,
+        index: &Index,
+        query: &ArrayRef2<f32>,
+        k: usize,
+        max_overlap: f32,
+    ) -> Result<Vec<Hit>> {
+        if query.nrows() == 0 {
+            return Err(Error::Invalid("the query has no frames".into()));
+        }
+        let q = self.embed(query)?;
+        index.search(
+            q.as_slice().expect("invariant: fresh array is contiguous"),
+            k,
+            max_overlap,
+        )
+    }
+}
+
+/// Subsequence-DTW search of one query over many recordings' frames: up to
+/// `matches_per_file` non-overlapping matches per recording, ranked together by
+/// length-normalised cost; a hit's score is the negated cost.
+pub fn dtw_search(
+    query: ArrayView2<'_, f32>,
+    recordings: &[(String, ndarray::Array2<f32>)],
+    frame_shift_secs: f64,
+    distance: FrameDistance,
+    matches_per_file: usize,
+    k: usize,
+) -> Result<Vec<Hit>> {
+    let mut hits = Vec::new();
+    for (name, frames) in recordings {
+        for m in subsequence_dtw(query, frames.view(), distance, matches_per_file)? {
+            hits.push(Hit {
+                file: name.clone(),
+                start_s: (m.start as f64 * frame_shift_secs) as f32,
+                end_s: (m.end as f64 * frame_shift_secs) as f32,
+                score: -m.cost,
+            });
+        }
+    }
+    hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+    hits.truncate(k);
+    Ok(hits)
+}
+
+/// Cuts `frames[start..end]` (clipped to the matrix).
+pub fn slice_frames(frames: &ArrayRef2<f32>, start: usize, end: usize) -> ArrayView2<'_, f32> {
+    let n = frames.nrows();
+    let a = start.min(n);
+    frames.slice(s![a..end.clamp(a, n), ..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::qbe::autoencoder::AutoEncoderConfig;
+    use crate::qbe::frontend::{FrameKind, FrontendConfig};
+    use crate::qbe::segment::SegmentConfig;
+    use crate::rng::Rng;
+    use ndarray::Array2;
+
+    fn embedder(bidirectional: bool) -> Embedder {
+        let frontend = Frontend::new(
+            FrontendConfig {
+                kind: FrameKind::Mfcc,
+                ..Default::default()
+            },
+            None,
+        )
+        .unwrap();
+        let cfg = AutoEncoderConfig {
+            input_dim: 39,
+            hidden_dim: 8,
+            num_layers: 1,
+            bidirectional,
+            embed_dim: 6,
+            decoder_hidden_dim: 8,
+            input_kind: "mfcc".into(),
+            frontend: frontend.config().clone(),
+            segments: SegmentConfig {
+                min_frames: 4,
+                max_frames: 8,
+                num_scales: 2,
+                hop_frames: 3,
+            },
+        };
+        let ae = AutoEncoder::new(cfg, &mut Rng::new(7)).unwrap();
+        Embedder::new(ae, frontend).unwrap()
+    }
+
+    #[test]
+    fn windows_cover_the_end_without_duplicates() {
+        let e = embedder(false);
+        // lengths 4 and 8, hop 3, 11 frames.
+        assert_eq!(
+            e.windows(11),
+            vec![(0, 4), (0, 8), (3, 7), (3, 11), (6, 10), (6, 11)]
+        );
+        assert_eq!(e.windows(3), vec![(0, 3)]);
+        assert!(e.windows(0).is_empty());
+    }
+
+    #[test]
+    fn recording_vectors_equal_separate_embeddings() {
+        for bi in [false, true] {
+            let e = embedder(bi);
+            let mut rng = Rng::new(3);
+            let frames = Array2::from_shape_fn((11, 39), |_| rng.normal() as f32);
+            let (windows, vecs) = e.embed_recording(frames.view()).unwrap();
+            for (w, &(a, b)) in windows.iter().enumerate() {
+                let one = e.embed(&frames.slice(s![a..b, ..])).unwrap();
+                for d in 0..6 {
+                    assert!(
+                        (vecs[w * 6 + d] - one[d]).abs() < 1e-5,
+                        "bi={bi} window {w}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_window_of_the_recording_finds_itself() {
+        let e = embedder(false);
+        let mut rng = Rng::new(9);
+        let rec = Array2::from_shape_fn((40, 39), |_| rng.normal() as f32);
+        let mut index = Index::new(6).unwrap();
+        e.index_frames(&mut index, "r.wav", rec.view()).unwrap();
+        let q = rec.slice(s![12..20, ..]).to_owned();
+        let hits = e.search_frames(&index, &q, 3, 0.2).unwrap();
+        assert_eq!(hits[0].file, "r.wav");
+        assert!((hits[0].start_s - 0.12).abs() < 1e-6 && (hits[0].end_s - 0.20).abs() < 1e-6);
+        assert!((hits[0].score - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn dtw_search_ranks_across_files() {
+        let onehot = |seq: &[usize]| {
+            let mut a = Array2::from_elem((seq.len(), 4), 0.01f32);
+            for (t, &k) in seq.iter().enumerate() {
+                a[[t, k]] = 1.0;
+            }
+            a
+        };
+        let q = onehot(&[1, 2]);
+        let recs = vec![
+            ("a".to_string(), onehot(&[0, 3, 0, 3])),
+            ("b".to_string(), onehot(&[0, 1, 2, 0])),
+        ];
+        let hits = dtw_search(q.view(), &recs, 0.01, FrameDistance::Cosine, 1, 5).unwrap();
+        assert_eq!(hits.len(), 2);
+        assert_eq!(hits[0].file, "b");
+        assert!((hits[0].start_s - 0.01).abs() < 1e-6 && (hits[0].end_s - 0.03).abs() < 1e-6);
+        assert!(hits[0].score > hits[1].score);
+    }
+}
