@@ -7,4 +7,5 @@ mod decode;
 mod features;
 mod nn;
 mod pipeline;
+mod reliability;
 mod util;
