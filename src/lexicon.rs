@@ -94,10 +94,13 @@ impl Lexicon {
             }
             let mut parts = line.split_whitespace();
             let head = parts.next().unwrap_or_default();
-            let word = strip_alternate(head);
-            if word.is_empty() {
+            let base = without_alternate(head);
+            // `A(2)(3)` would become the word `a(2)`, which prints as an alternate
+            // of `a`: refuse it rather than change the word on a round trip.
+            if base.is_empty() || without_alternate(base) != base {
                 return Err(Error::parse(path, i + 1, format!("bad word {head:?}")));
             }
+            let word = base.to_lowercase();
             let mut phones = Vec::new();
             for p in parts {
                 let s = strip_stress(p);
@@ -216,15 +219,14 @@ impl Lexicon {
     }
 }
 
-/// `WORD(2)` → `word`; other words lower-cased.
-fn strip_alternate(head: &str) -> String {
-    let w = match head.rfind('(') {
+/// `WORD(2)` → `WORD`: the head of a lexicon line without its alternate marker.
+fn without_alternate(head: &str) -> &str {
+    match head.rfind('(') {
         Some(i) if head.ends_with(')') && head[i + 1..head.len() - 1].parse::<u32>().is_ok() => {
             &head[..i]
         }
         _ => head,
-    };
-    w.to_lowercase()
+    }
 }
 
 /// The documented OOV fallback: a naive letter-to-sound spelling of `word`, one phone

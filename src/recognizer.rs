@@ -17,6 +17,15 @@
 //! `Recognizer` is `Sync`: the network weights, lexicon and LM are shared; each
 //! call borrows a decoder from a small pool (decoders keep per-utterance buffers,
 //! so a thread reuses one instead of reallocating).
+//!
+//! Long recordings: [`Recognizer::transcribe_file`] reads a file longer than
+//! [`ChunkConfig::max_chunk_secs`] (30 s by default) block by block, cuts it at
+//! its quietest moments into pieces of at most that length
+//! ([`crate::audio::Chunker`]), recognises each piece on its own and joins the
+//! words with their times shifted to the file's clock. Memory therefore stays
+//! bounded by one piece whatever the length of the file (an hour of 16 kHz
+//! audio: about 80 MB peak for `hark transcribe`, see README.md). Files up to the
+//! maximum take exactly the one-piece path of [`Recognizer::transcribe`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -26,8 +35,10 @@ use ndarray::Array2;
 use serde::Serialize;
 
 use crate::am::AcousticModel;
-use crate::audio::Waveform;
-use crate::decode::{Decoder, DecoderConfig, DecodingResources, Hypothesis, ResourcePaths};
+use crate::audio::{AudioStream, ChunkConfig, Chunker, Waveform};
+use crate::decode::{
+    Decoder, DecoderConfig, DecodingResources, Hypothesis, PhoneSpan, ResourcePaths, WordSpan,
+};
 use crate::error::{Error, Result};
 use crate::features::FeatureConfig;
 
@@ -94,6 +105,7 @@ pub struct Recognizer {
     resources: DecodingResources,
     config: DecoderConfig,
     frame_shift_secs: f64,
+    chunking: ChunkConfig,
     pool: Mutex<Vec<Box<dyn Decoder + Send>>>,
 }
 
@@ -154,6 +166,7 @@ impl Recognizer {
             resources,
             config,
             frame_shift_secs,
+            chunking: ChunkConfig::default(),
             pool: Mutex::new(vec![first]),
         })
     }
@@ -161,6 +174,18 @@ impl Recognizer {
     /// The bundle directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Sets how files longer than `chunking.max_chunk_secs` are cut into pieces.
+    pub fn with_chunking(mut self, chunking: ChunkConfig) -> Result<Self> {
+        chunking.validate()?;
+        self.chunking = chunking;
+        Ok(self)
+    }
+
+    /// How long files are cut into pieces.
+    pub fn chunking(&self) -> &ChunkConfig {
+        &self.chunking
     }
 
     /// The decoder settings.
@@ -254,9 +279,75 @@ impl Recognizer {
         })
     }
 
-    /// Reads a WAV/FLAC file (any rate and channel count) and transcribes it.
+    /// Reads a WAV/FLAC file (any rate and channel count) and transcribes it. Files
+    /// longer than [`ChunkConfig::max_chunk_secs`] go through
+    /// [`transcribe_long`](Self::transcribe_long); shorter ones are read whole and
+    /// passed to [`transcribe`](Self::transcribe).
     pub fn transcribe_file(&self, path: &Path) -> Result<Transcript> {
-        let wave = crate::audio::load_16k(path)?;
-        self.transcribe(&wave.samples)
+        let mut stream = AudioStream::open(path)?;
+        if stream.duration_secs() > self.chunking.max_chunk_secs {
+            return self.transcribe_stream(stream);
+        }
+        // The same samples as `audio::load_16k`.
+        let mut samples = Vec::new();
+        stream.read(usize::MAX, &mut samples)?;
+        let rate = stream.sample_rate();
+        if rate != crate::audio::SAMPLE_RATE_HZ {
+            samples = crate::audio::resample(&Waveform::new(samples, rate), 16_000)?.samples;
+        }
+        self.transcribe(&samples)
+    }
+
+    /// Transcribes a file of any length piece by piece: reads it in blocks, cuts
+    /// it at quiet moments into pieces of at most `max_chunk_secs` (see
+    /// [`Chunker`]), recognises each piece alone and joins the results (word and
+    /// phone times on the file's clock, stage times summed, score summed).
+    pub fn transcribe_long(&self, path: &Path) -> Result<Transcript> {
+        self.transcribe_stream(AudioStream::open(path)?)
+    }
+
+    fn transcribe_stream(&self, stream: AudioStream) -> Result<Transcript> {
+        let duration = stream.duration_secs();
+        let mut chunker = Chunker::new(stream, self.chunking.clone())?;
+        let mut out = Transcript {
+            text: String::new(),
+            words: Vec::new(),
+            duration,
+            times: StageTimes::default(),
+            best: Hypothesis {
+                confidence: 1.0,
+                ..Default::default()
+            },
+        };
+        let shift = self.frame_shift_secs;
+        while let Some(chunk) = chunker.next_chunk()? {
+            let t = self.transcribe(&chunk.samples)?;
+            let frame_offset = (chunk.start_secs / shift).round() as usize;
+            out.words.extend(t.words.into_iter().map(|w| TimedWord {
+                start: w.start + chunk.start_secs,
+                end: w.end + chunk.start_secs,
+                ..w
+            }));
+            out.times.features += t.times.features;
+            out.times.network += t.times.network;
+            out.times.decoder += t.times.decoder;
+            let best = &mut out.best;
+            best.words
+                .extend(t.best.words.into_iter().map(|w| WordSpan {
+                    start: w.start + frame_offset,
+                    end: w.end + frame_offset,
+                    ..w
+                }));
+            best.phones
+                .extend(t.best.phones.into_iter().map(|p| PhoneSpan {
+                    start: p.start + frame_offset,
+                    end: p.end + frame_offset,
+                    ..p
+                }));
+            best.score += t.best.score;
+            best.confidence *= t.best.confidence;
+        }
+        out.text = out.best.text();
+        Ok(out)
     }
 }

@@ -8,4 +8,5 @@ mod features;
 mod nn;
 mod pipeline;
 mod qbe;
+mod reliability;
 mod util;

@@ -10,11 +10,13 @@
 //!
 //! Reading never panics on bad input: every problem (missing file, not a WAV or
 //! FLAC, truncated header or data, zero samples, unsupported encoding, NaN or
-//! infinite samples, zero channels, a declared length larger than the file) is an
+//! infinite samples, float samples beyond ±65536, zero channels, a declared length
+//! larger than the file) is an
 //! [`Error::Audio`](crate::Error::Audio) naming the file.
 
 mod flac;
 pub mod resample;
+pub mod stream;
 mod wav;
 
 use std::path::Path;
@@ -22,6 +24,7 @@ use std::path::Path;
 use crate::error::{Error, Result};
 
 pub use resample::{Resampler, ResamplerConfig, resample};
+pub use stream::{AudioStream, Chunk, ChunkConfig, Chunker};
 
 /// The sample rate every model and feature extractor in hark works at.
 pub const SAMPLE_RATE_HZ: u32 = 16_000;
@@ -68,6 +71,56 @@ impl Waveform {
 /// The format is recognised from the file's first bytes (`RIFF….WAVE` or `fLaC`),
 /// not from its name.
 pub fn read_audio(path: &Path) -> Result<Waveform> {
+    let wave = match open_wav_or_decode(path)? {
+        Opened::Wav(mut w) => Waveform {
+            samples: w.read_block(usize::MAX)?,
+            sample_rate: w.sample_rate,
+        },
+        Opened::Decoded(wave) => wave,
+    };
+    if wave.samples.is_empty() {
+        return Err(Error::Audio {
+            path: path.to_path_buf(),
+            msg: "contains zero samples".into(),
+        });
+    }
+    check_samples(path, 0, &wave.samples)?;
+    Ok(wave)
+}
+
+/// Largest sample magnitude accepted from a (float) file: full scale is 1, but
+/// some tools write floats at the 16-bit scale (±32768). Anything larger cannot
+/// be audio, and would overflow the resampler and the features to infinity.
+pub const MAX_SAMPLE_ABS: f32 = 65_536.0;
+
+/// Errors on the first sample that is NaN, infinite or beyond
+/// ±[`MAX_SAMPLE_ABS`]; `first` is the index of `samples[0]` in the file.
+pub(crate) fn check_samples(path: &Path, first: u64, samples: &[f32]) -> Result<()> {
+    let Some(i) = samples.iter().position(|x| !(x.abs() <= MAX_SAMPLE_ABS)) else {
+        return Ok(());
+    };
+    let x = samples[i];
+    let what = if x.is_finite() {
+        format!(
+            "out of range ({x}; float samples must lie within ±{MAX_SAMPLE_ABS}, full scale is ±1)"
+        )
+    } else {
+        format!("not finite ({x})")
+    };
+    Err(Error::Audio {
+        path: path.to_path_buf(),
+        msg: format!("sample {} is {what}", first + i as u64),
+    })
+}
+
+/// A file whose header has been checked: a WAV ready to be read, or decoded FLAC.
+pub(crate) enum Opened {
+    Wav(wav::WavSource),
+    Decoded(Waveform),
+}
+
+/// Recognises the format from the first bytes and opens (WAV) or decodes (FLAC).
+pub(crate) fn open_wav_or_decode(path: &Path) -> Result<Opened> {
     let bad = |msg: String| Error::Audio {
         path: path.to_path_buf(),
         msg,
@@ -82,8 +135,12 @@ pub fn read_audio(path: &Path) -> Result<Waveform> {
     if got == 0 {
         return Err(bad("empty file (0 bytes), not a WAV or FLAC file".into()));
     }
-    let wave = if got >= 4 && &magic[..4] == b"fLaC" {
-        flac::read_flac(path, file)?
+    if got >= 4 && &magic[..4] == b"fLaC" {
+        let wave = flac::read_flac(path, file)?;
+        if wave.samples.is_empty() {
+            return Err(bad("contains zero samples".into()));
+        }
+        Ok(Opened::Decoded(wave))
     } else if got >= 4
         && (&magic[..4] == b"RIFF" || &magic[..4] == b"RIFX" || &magic[..4] == b"RF64")
     {
@@ -99,22 +156,12 @@ pub fn read_audio(path: &Path) -> Result<Waveform> {
                 String::from_utf8_lossy(&magic[8..12])
             )));
         }
-        wav::read_wav(path, file, file_len)?
+        Ok(Opened::Wav(wav::WavSource::open(path, file, file_len)?))
     } else {
-        return Err(bad(
+        Err(bad(
             "not a WAV or FLAC file (no RIFF/WAVE or fLaC signature)".into(),
-        ));
-    };
-    if wave.samples.is_empty() {
-        return Err(bad("contains zero samples".into()));
+        ))
     }
-    if let Some(i) = wave.samples.iter().position(|x| !x.is_finite()) {
-        return Err(bad(format!(
-            "sample {i} is not finite ({})",
-            wave.samples[i]
-        )));
-    }
-    Ok(wave)
 }
 
 /// Reads a WAV or FLAC file as 16 kHz mono: what every hark stage consumes.

@@ -5,10 +5,9 @@
 //! read, and that the declared data fits in the file. A huge declared length is
 //! therefore an error before anything is allocated.
 
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Seek, SeekFrom};
 use std::path::Path;
 
-use super::Waveform;
 use crate::error::{Error, Result};
 
 /// `WAVE_FORMAT_PCM`.
@@ -28,122 +27,171 @@ struct Format {
     bits: u16,
 }
 
-/// Reads a RIFF/WAVE file whose first 12 bytes have been checked by the caller.
-pub(super) fn read_wav(path: &Path, mut file: std::fs::File, file_len: u64) -> Result<Waveform> {
-    let bad = |msg: String| Error::Audio {
-        path: path.to_path_buf(),
-        msg,
-    };
-    let io = |e: std::io::Error| Error::io(path, "reading", e);
+/// An open, validated WAV file whose samples are read block by block.
+pub(crate) struct WavSource {
+    path: std::path::PathBuf,
+    reader: hound::WavReader<std::io::BufReader<std::fs::File>>,
+    float: bool,
+    channels: usize,
+    scale: f64,
+    /// Sample frames (one sample per channel) in the data chunk.
+    pub(super) num_frames: u64,
+    /// Sample frames read so far.
+    frames_read: u64,
+    /// Sample rate, Hz.
+    pub(super) sample_rate: u32,
+}
 
-    // ---- walk the chunks up to `data` ----
-    let mut pos: u64 = 12;
-    let mut format: Option<Format> = None;
-    let data_len: u64 = loop {
-        file.seek(SeekFrom::Start(pos)).map_err(io)?;
-        let mut head = [0u8; 8];
-        let got = super::read_up_to(&mut file, &mut head).map_err(io)?;
-        if got < 8 {
-            let missing = if format.is_none() { "fmt" } else { "data" };
-            return Err(bad(format!(
-                "truncated WAV header: no {missing} chunk before the end of the file"
-            )));
-        }
-        let id = [head[0], head[1], head[2], head[3]];
-        let size = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as u64;
-        let body = pos + 8;
-        match &id {
-            b"fmt " => {
-                if size < 16 {
-                    return Err(bad(format!(
-                        "malformed WAV: fmt chunk of {size} bytes (need at least 16)"
-                    )));
-                }
-                let mut f = [0u8; 40];
-                let want = size.min(40) as usize;
-                let got = super::read_up_to(&mut file, &mut f[..want]).map_err(io)?;
-                if got < want {
-                    return Err(bad("truncated WAV header: fmt chunk is cut short".into()));
-                }
-                let u16_at = |i: usize| u16::from_le_bytes([f[i], f[i + 1]]);
-                let mut tag = u16_at(0);
-                if tag == TAG_EXTENSIBLE {
-                    if size < 40 {
+impl WavSource {
+    /// Checks the header of a RIFF/WAVE file whose first 12 bytes have been checked
+    /// by the caller, and positions a reader at the first sample.
+    pub(super) fn open(path: &Path, mut file: std::fs::File, file_len: u64) -> Result<Self> {
+        let bad = |msg: String| Error::Audio {
+            path: path.to_path_buf(),
+            msg,
+        };
+        let io = |e: std::io::Error| Error::io(path, "reading", e);
+
+        // ---- walk the chunks up to `data` ----
+        let mut pos: u64 = 12;
+        let mut format: Option<Format> = None;
+        let data_len: u64 = loop {
+            file.seek(SeekFrom::Start(pos)).map_err(io)?;
+            let mut head = [0u8; 8];
+            let got = super::read_up_to(&mut file, &mut head).map_err(io)?;
+            if got < 8 {
+                let missing = if format.is_none() { "fmt" } else { "data" };
+                return Err(bad(format!(
+                    "truncated WAV header: no {missing} chunk before the end of the file"
+                )));
+            }
+            let id = [head[0], head[1], head[2], head[3]];
+            let size = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as u64;
+            let body = pos + 8;
+            match &id {
+                b"fmt " => {
+                    if size < 16 {
                         return Err(bad(format!(
-                            "malformed WAV: extensible fmt chunk of {size} bytes (need 40)"
+                            "malformed WAV: fmt chunk of {size} bytes (need at least 16)"
                         )));
                     }
-                    tag = u16_at(24);
+                    let mut f = [0u8; 40];
+                    let want = size.min(40) as usize;
+                    let got = super::read_up_to(&mut file, &mut f[..want]).map_err(io)?;
+                    if got < want {
+                        return Err(bad("truncated WAV header: fmt chunk is cut short".into()));
+                    }
+                    let u16_at = |i: usize| u16::from_le_bytes([f[i], f[i + 1]]);
+                    let mut tag = u16_at(0);
+                    if tag == TAG_EXTENSIBLE {
+                        if size < 40 {
+                            return Err(bad(format!(
+                                "malformed WAV: extensible fmt chunk of {size} bytes (need 40)"
+                            )));
+                        }
+                        tag = u16_at(24);
+                    }
+                    format = Some(Format {
+                        tag,
+                        channels: u16_at(2),
+                        sample_rate: u32::from_le_bytes([f[4], f[5], f[6], f[7]]),
+                        block_align: u16_at(12),
+                        bits: u16_at(14),
+                    });
                 }
-                format = Some(Format {
-                    tag,
-                    channels: u16_at(2),
-                    sample_rate: u32::from_le_bytes([f[4], f[5], f[6], f[7]]),
-                    block_align: u16_at(12),
-                    bits: u16_at(14),
-                });
+                b"data" => {
+                    if format.is_none() {
+                        return Err(bad("malformed WAV: data chunk before fmt chunk".into()));
+                    }
+                    let available = file_len.saturating_sub(body);
+                    if size > available {
+                        return Err(bad(format!(
+                            "truncated data: header declares {size} bytes of audio but only {available} bytes follow"
+                        )));
+                    }
+                    break size;
+                }
+                _ => {}
             }
-            b"data" => {
-                if format.is_none() {
-                    return Err(bad("malformed WAV: data chunk before fmt chunk".into()));
-                }
-                let available = file_len.saturating_sub(body);
-                if size > available {
-                    return Err(bad(format!(
-                        "truncated data: header declares {size} bytes of audio but only {available} bytes follow"
-                    )));
-                }
-                break size;
+            pos = body + size + (size & 1);
+            if pos > file_len {
+                return Err(bad(format!(
+                    "truncated WAV header: chunk {:?} declares {size} bytes past the end of the file",
+                    String::from_utf8_lossy(&id)
+                )));
             }
-            _ => {}
-        }
-        pos = body + size + (size & 1);
-        if pos > file_len {
+        };
+        let fmt = format.expect("invariant: the data branch returns an error when fmt is missing");
+        check_format(&fmt).map_err(bad)?;
+        let frame_bytes = fmt.block_align as u64;
+        if data_len % frame_bytes != 0 {
             return Err(bad(format!(
-                "truncated WAV header: chunk {:?} declares {size} bytes past the end of the file",
-                String::from_utf8_lossy(&id)
+                "truncated data: {data_len} bytes is not a whole number of {frame_bytes}-byte sample frames"
             )));
         }
-    };
-    let fmt = format.expect("invariant: the data branch returns an error when fmt is missing");
-    check_format(&fmt).map_err(bad)?;
-    let frame_bytes = fmt.block_align as u64;
-    if data_len % frame_bytes != 0 {
-        return Err(bad(format!(
-            "truncated data: {data_len} bytes is not a whole number of {frame_bytes}-byte sample frames"
-        )));
-    }
-    if data_len == 0 {
-        return Err(bad("contains zero samples".into()));
+        if data_len == 0 {
+            return Err(bad("contains zero samples".into()));
+        }
+
+        // ---- decode with hound ----
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        let reader = hound::WavReader::new(std::io::BufReader::new(file))
+            .map_err(|e| bad(hound_message(e)))?;
+        let spec = reader.spec();
+        if spec.channels == 0 || spec.bits_per_sample == 0 || spec.bits_per_sample > 32 {
+            return Err(bad(format!(
+                "unsupported encoding: {} channels of {}-bit samples",
+                spec.channels, spec.bits_per_sample
+            )));
+        }
+        Ok(WavSource {
+            path: path.to_path_buf(),
+            float: spec.sample_format == hound::SampleFormat::Float,
+            channels: spec.channels as usize,
+            scale: match spec.sample_format {
+                hound::SampleFormat::Float => 1.0,
+                hound::SampleFormat::Int => 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f64,
+            },
+            num_frames: data_len / frame_bytes,
+            frames_read: 0,
+            sample_rate: spec.sample_rate,
+            reader,
+        })
     }
 
-    // ---- decode with hound ----
-    file.seek(SeekFrom::Start(0)).map_err(io)?;
-    let reader =
-        hound::WavReader::new(std::io::BufReader::new(file)).map_err(|e| bad(hound_message(e)))?;
-    let spec = reader.spec();
-    if spec.channels == 0 || spec.bits_per_sample == 0 || spec.bits_per_sample > 32 {
-        return Err(bad(format!(
-            "unsupported encoding: {} channels of {}-bit samples",
-            spec.channels, spec.bits_per_sample
-        )));
-    }
-    let channels = spec.channels as usize;
-    let num_frames = (data_len / frame_bytes) as usize;
-    let samples = match spec.sample_format {
-        hound::SampleFormat::Float => {
-            mix_down(reader.into_samples::<f32>(), channels, num_frames, 1.0)
+    /// Reads up to `max_frames` sample frames, mixed to mono; an empty vector at the end.
+    pub(super) fn read_block(&mut self, max_frames: usize) -> Result<Vec<f32>> {
+        let left = self.num_frames - self.frames_read;
+        let n = (max_frames as u64).min(left) as usize;
+        let want = n * self.channels;
+        let got = if self.float {
+            mix_down(
+                self.reader.samples::<f32>().take(want),
+                self.channels,
+                n,
+                self.scale,
+            )
+        } else {
+            mix_down(
+                self.reader.samples::<i32>().take(want),
+                self.channels,
+                n,
+                self.scale,
+            )
+        };
+        let samples = got.map_err(|e| Error::Audio {
+            path: self.path.clone(),
+            msg: hound_message(e),
+        })?;
+        if samples.len() != n {
+            return Err(Error::Audio {
+                path: self.path.clone(),
+                msg: "truncated data: the file ends inside the audio data".into(),
+            });
         }
-        hound::SampleFormat::Int => {
-            let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f64;
-            mix_down(reader.into_samples::<i32>(), channels, num_frames, scale)
-        }
+        self.frames_read += n as u64;
+        Ok(samples)
     }
-    .map_err(|e| bad(hound_message(e)))?;
-    Ok(Waveform {
-        samples,
-        sample_rate: spec.sample_rate,
-    })
 }
 
 /// Checks the `fmt ` values that hound would reject (or that we do not read), with
@@ -197,14 +245,14 @@ fn check_format(f: &Format) -> std::result::Result<(), String> {
 }
 
 /// Averages interleaved channels to mono, scaling each value by `scale`.
-fn mix_down<S, R: Read>(
-    samples: hound::WavIntoSamples<R, S>,
+fn mix_down<S>(
+    samples: impl Iterator<Item = std::result::Result<S, hound::Error>>,
     channels: usize,
     num_frames: usize,
     scale: f64,
 ) -> std::result::Result<Vec<f32>, hound::Error>
 where
-    S: hound::Sample + Into<f64>,
+    S: Into<f64>,
 {
     let mut out = Vec::with_capacity(num_frames);
     let norm = scale / channels as f64;

@@ -265,11 +265,16 @@ impl Parser {
             return Err(self.err(0, "no n-gram counts in the \\data\\ section"));
         }
         let order = counts.len();
+        // Reserve for the declared counts, but never for more n-grams than the text
+        // can hold (one line of at least 4 bytes each): a corrupt header must not
+        // allocate (or overflow) before the entries are checked against it.
+        let declared = counts.iter().fold(0usize, |a, &c| a.saturating_add(c));
+        let reserve = declared.min(text.len() / 4);
         let mut lm = ArpaLm {
             order,
-            vocab: Vec::with_capacity(counts[0]),
+            vocab: Vec::with_capacity(counts[0].min(reserve)),
             word_ids: FxHashMap::default(),
-            nodes: Vec::with_capacity(counts.iter().sum::<usize>() + 1),
+            nodes: Vec::with_capacity(reserve + 1),
             children: FxHashMap::default(),
             unk: None,
             unk_log_prob: UNK_LOG10 * LN_10,
@@ -277,7 +282,7 @@ impl Parser {
             eos: 0,
             counts: counts.clone(),
         };
-        lm.children.reserve(counts.iter().sum());
+        lm.children.reserve(reserve);
         lm.nodes.push(Node {
             log_prob: 0.0,
             backoff: 0.0,
@@ -294,6 +299,12 @@ impl Parser {
                 return Err(self.err(
                     header_line,
                     format!("expected \\{expect}-grams:, got \\{n}-grams:"),
+                ));
+            }
+            if n > order {
+                return Err(self.err(
+                    header_line,
+                    format!("\\{n}-grams: section, but \\data\\ declares only {order} orders"),
                 ));
             }
             let mut got = 0usize;

@@ -14,7 +14,10 @@ use rayon::prelude::*;
 #[command(after_help = "Examples:\n  \
     hark transcribe audio/yes_no.wav\n  \
     hark transcribe --decoder hmm --format json audio/\n  \
-    hark transcribe --format srt --model models/default talk.wav > talk.srt")]
+    hark transcribe --format srt --model models/default talk.wav > talk.srt\n  \
+    hark transcribe --format json --out talk.json long_talk.wav\n\n\
+Files longer than 30 s are read in blocks and cut at pauses into pieces of at most\n\
+30 s, recognised one by one, so an hour-long recording needs little memory.")]
 pub struct TranscribeArgs {
     /// WAV/FLAC files, directories of them, or manifests (.jsonl).
     #[arg(required = true)]
@@ -40,6 +43,10 @@ pub struct TranscribeArgs {
     /// Worker threads (0 = all cores).
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Write the results to this file instead of stdout (atomically: a temporary
+    /// file renamed into place, so an interrupted run leaves the previous file).
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 /// Expands inputs: files stay, directories give their .wav/.flac files (sorted),
@@ -220,7 +227,7 @@ pub fn run(args: TranscribeArgs, quiet: bool) -> anyhow::Result<()> {
             .collect()
     });
     bar.finish_and_clear();
-    let mut out = std::io::stdout().lock();
+    let mut out: Vec<u8> = Vec::new();
     if args.format == "vtt" {
         writeln!(out, "WEBVTT\n")?;
     }
@@ -233,6 +240,10 @@ pub fn run(args: TranscribeArgs, quiet: bool) -> anyhow::Result<()> {
                 eprintln!("hark: error: {:#}", anyhow::Error::new(e));
             }
         }
+    }
+    match &args.out {
+        Some(path) => hark::fsio::write_atomic(path, &out)?,
+        None => std::io::stdout().lock().write_all(&out)?,
     }
     if failed > 0 {
         bail!("{failed} of {} inputs failed", files.len());

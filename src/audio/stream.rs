@@ -1,0 +1,359 @@
+//! Block-by-block reading of long recordings, and cutting them into pieces at
+//! their quietest moments.
+//!
+//! [`AudioStream`] reads a WAV file a block at a time (FLAC is decoded whole, then
+//! handed out in blocks), so an hour of audio never sits in memory at once.
+//! [`Chunker`] turns a stream into pieces of at most
+//! [`ChunkConfig::max_chunk_secs`], each cut in the middle of the first pause (a
+//! quiet stretch of at least [`ChunkConfig::min_silence_ms`]) after
+//! [`ChunkConfig::min_chunk_secs`], see [`quietest_cut`], and resamples each piece
+//! to 16 kHz. A piece ends where the next begins: no sample is dropped or repeated.
+
+use std::path::{Path, PathBuf};
+
+use super::wav::WavSource;
+use super::{SAMPLE_RATE_HZ, Waveform};
+use crate::error::{Error, Result};
+
+/// A mono audio file read in blocks at its own sample rate.
+pub struct AudioStream {
+    path: PathBuf,
+    sample_rate: u32,
+    num_samples: u64,
+    samples_read: u64,
+    source: Source,
+}
+
+enum Source {
+    Wav(Box<WavSource>),
+    Decoded(Vec<f32>),
+}
+
+impl std::fmt::Debug for AudioStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AudioStream")
+            .field("path", &self.path)
+            .field("sample_rate", &self.sample_rate)
+            .field("num_samples", &self.num_samples)
+            .field("samples_read", &self.samples_read)
+            .finish()
+    }
+}
+
+impl AudioStream {
+    /// Opens a WAV or FLAC file and checks its header (the same checks, and the
+    /// same errors, as [`read_audio`](super::read_audio)). WAV samples are read
+    /// later, block by block; FLAC is decoded here.
+    pub fn open(path: &Path) -> Result<Self> {
+        let (sample_rate, num_samples, source) = match super::open_wav_or_decode(path)? {
+            super::Opened::Wav(w) => (w.sample_rate, w.num_frames, Source::Wav(Box::new(w))),
+            super::Opened::Decoded(wave) => (
+                wave.sample_rate,
+                wave.samples.len() as u64,
+                Source::Decoded(wave.samples),
+            ),
+        };
+        Ok(AudioStream {
+            path: path.to_path_buf(),
+            sample_rate,
+            num_samples,
+            samples_read: 0,
+            source,
+        })
+    }
+
+    /// The file's sample rate in Hz.
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+
+    /// Total number of (mono) samples in the file.
+    pub fn num_samples(&self) -> u64 {
+        self.num_samples
+    }
+
+    /// Duration of the whole file in seconds.
+    pub fn duration_secs(&self) -> f64 {
+        self.num_samples as f64 / self.sample_rate as f64
+    }
+
+    /// The file being read.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends up to `max_samples` samples to `out`; returns how many (0 at the end).
+    /// A NaN, infinite or out-of-range sample is an error naming its index in the file.
+    pub fn read(&mut self, max_samples: usize, out: &mut Vec<f32>) -> Result<usize> {
+        let start = out.len();
+        match &mut self.source {
+            Source::Wav(w) => out.extend(w.read_block(max_samples)?),
+            Source::Decoded(all) => {
+                let from = self.samples_read as usize;
+                let to = from.saturating_add(max_samples).min(all.len());
+                out.extend_from_slice(all.get(from..to).unwrap_or_default());
+            }
+        }
+        super::check_samples(&self.path, self.samples_read, &out[start..])?;
+        let n = out.len() - start;
+        self.samples_read += n as u64;
+        Ok(n)
+    }
+}
+
+/// How a long recording is cut into pieces for recognition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChunkConfig {
+    /// Longest piece, seconds. Inputs up to this long are one piece. Larger → more
+    /// context per piece and more memory (features, network activations).
+    pub max_chunk_secs: f64,
+    /// Shortest piece (except the last), seconds: the cut goes at the first pause
+    /// after this. Smaller → pieces closer to single phrases; larger → more
+    /// context per piece.
+    pub min_chunk_secs: f64,
+    /// Shortest pause cut at, milliseconds. Larger → fewer cuts inside sentences,
+    /// and fewer pauses found.
+    pub min_silence_ms: f64,
+}
+
+impl Default for ChunkConfig {
+    fn default() -> Self {
+        ChunkConfig {
+            max_chunk_secs: 30.0,
+            min_chunk_secs: 2.0,
+            min_silence_ms: 200.0,
+        }
+    }
+}
+
+impl ChunkConfig {
+    /// Checks that `0 < min_silence_ms / 1000 < min_chunk_secs < max_chunk_secs`.
+    pub fn validate(&self) -> Result<()> {
+        let ok = self.min_silence_ms > 0.0
+            && self.min_silence_ms / 1000.0 < self.min_chunk_secs
+            && self.min_chunk_secs < self.max_chunk_secs
+            && self.max_chunk_secs.is_finite();
+        if !ok {
+            return Err(Error::Config(format!(
+                "chunking needs 0 < min_silence_ms/1000 < min_chunk_secs < max_chunk_secs, got {} ms, {} s, {} s",
+                self.min_silence_ms, self.min_chunk_secs, self.max_chunk_secs
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Mean square (per sample) below which a stretch counts as a pause whatever the
+/// rest of the recording: −70 dBFS.
+const SILENCE_FLOOR: f64 = 1e-7;
+
+/// Where to cut `samples` (at `rate` Hz): in the middle of the first pause whose
+/// middle lies in `[min_len, max_len]`. A pause is a run of stretches of `window`
+/// samples (slid in 10 ms hops) each at most 6 dB louder than the quietest
+/// stretch of the search range, or below −70 dBFS. Cutting at the first pause
+/// rather than the quietest one keeps pieces close to the phrases they hold; with
+/// no pause at all, the cut still goes where it is quietest.
+///
+/// Returns `samples.len()` when it is at most `max_len`.
+pub fn quietest_cut(
+    samples: &[f32],
+    rate: u32,
+    min_len: usize,
+    max_len: usize,
+    window: usize,
+) -> usize {
+    if samples.len() <= max_len {
+        return samples.len();
+    }
+    let hop = (rate as usize / 100).max(1);
+    let hops_per_window = window.div_ceil(hop).max(1);
+    // Energy of each 10 ms hop in the search range [lo, hi).
+    let lo = min_len.saturating_sub(window / 2) / hop * hop;
+    let hi = (max_len + window / 2).min(samples.len());
+    let energy: Vec<f64> = samples[lo.min(hi)..hi]
+        .chunks(hop)
+        .map(|c| c.iter().map(|&x| f64::from(x) * f64::from(x)).sum())
+        .collect();
+    if energy.len() <= hops_per_window {
+        return max_len;
+    }
+    // Sliding sums over `hops_per_window` hops; window k starts at hop k.
+    let mut sums = Vec::with_capacity(energy.len() - hops_per_window + 1);
+    let mut s: f64 = energy[..hops_per_window].iter().sum();
+    sums.push(s);
+    for k in hops_per_window..energy.len() {
+        s += energy[k] - energy[k - hops_per_window];
+        sums.push(s.max(0.0));
+    }
+    let centre = |k: usize| lo + k * hop + hops_per_window * hop / 2;
+    let valid = |k: usize| (min_len..=max_len).contains(&centre(k));
+    let Some(quietest) = (0..sums.len())
+        .filter(|&k| valid(k))
+        .map(|k| sums[k])
+        .min_by(f64::total_cmp)
+    else {
+        return max_len;
+    };
+    let threshold = (quietest * 4.0).max(SILENCE_FLOOR * (hops_per_window * hop) as f64);
+    let quiet = |k: usize| sums[k] <= threshold;
+    let Some(first) = (0..sums.len()).find(|&k| valid(k) && quiet(k)) else {
+        return max_len;
+    };
+    // The whole pause: back to where it starts, on to where it ends.
+    let mut start = first;
+    while start > 0 && quiet(start - 1) {
+        start -= 1;
+    }
+    let mut end = first;
+    while end + 1 < sums.len() && quiet(end + 1) {
+        end += 1;
+    }
+    ((centre(start) + centre(end)) / 2).clamp(min_len, max_len)
+}
+
+/// One piece of a long recording, at 16 kHz.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chunk {
+    /// Where the piece starts in the file, seconds.
+    pub start_secs: f64,
+    /// The samples, 16 kHz mono.
+    pub samples: Vec<f32>,
+}
+
+/// Cuts an [`AudioStream`] into [`Chunk`]s at quiet moments (see the module docs).
+/// Holds at most `max_chunk_secs` of audio plus one read block.
+#[derive(Debug)]
+pub struct Chunker {
+    stream: AudioStream,
+    config: ChunkConfig,
+    buf: Vec<f32>,
+    /// Index in the file of `buf[0]`, samples at the file's rate.
+    buf_start: u64,
+    finished: bool,
+}
+
+impl Chunker {
+    /// A chunker over `stream`.
+    pub fn new(stream: AudioStream, config: ChunkConfig) -> Result<Self> {
+        config.validate()?;
+        Ok(Chunker {
+            stream,
+            config,
+            buf: Vec::new(),
+            buf_start: 0,
+            finished: false,
+        })
+    }
+
+    /// The stream being cut.
+    pub fn stream(&self) -> &AudioStream {
+        &self.stream
+    }
+
+    /// The next piece, or `None` after the last.
+    pub fn next_chunk(&mut self) -> Result<Option<Chunk>> {
+        let rate = self.stream.sample_rate();
+        let secs = |s: f64| (s * rate as f64).round() as usize;
+        let max_len = secs(self.config.max_chunk_secs).max(2);
+        let min_len = secs(self.config.min_chunk_secs).clamp(1, max_len - 1);
+        let window = secs(self.config.min_silence_ms / 1000.0).max(1);
+        // Keep half a window beyond the longest piece so a cut near the end sees
+        // the whole quiet stretch around it.
+        let want = max_len + window;
+        while !self.finished && self.buf.len() < want {
+            let n = self.stream.read(want - self.buf.len(), &mut self.buf)?;
+            if n == 0 {
+                self.finished = true;
+            }
+        }
+        if self.buf.is_empty() {
+            return Ok(None);
+        }
+        let cut = if self.finished && self.buf.len() <= max_len {
+            self.buf.len()
+        } else {
+            quietest_cut(&self.buf, rate, min_len, max_len, window)
+        };
+        let rest = self.buf.split_off(cut);
+        let piece = std::mem::replace(&mut self.buf, rest);
+        let start_secs = self.buf_start as f64 / rate as f64;
+        self.buf_start += cut as u64;
+        let samples = if rate == SAMPLE_RATE_HZ {
+            piece
+        } else {
+            super::resample(&Waveform::new(piece, rate), SAMPLE_RATE_HZ)?.samples
+        };
+        Ok(Some(Chunk {
+            start_secs,
+            samples,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 440 Hz tone of `secs` seconds at 16 kHz.
+    fn tone(secs: f64) -> Vec<f32> {
+        let n = (secs * 16_000.0) as usize;
+        (0..n)
+            .map(|i| 0.3 * (2.0 * std::f32::consts::PI * 440.0 * i as f32 / 16_000.0).sin())
+            .collect()
+    }
+
+    #[test]
+    fn cut_lands_in_the_middle_of_the_pause() {
+        // 12 s tone, 0.6 s silence, 12 s tone: with a 10-20 s search range the
+        // cut is the pause's middle, 12.3 s.
+        let mut x = tone(12.0);
+        x.extend(std::iter::repeat_n(0.0, 9600));
+        x.extend(tone(12.0));
+        let cut = quietest_cut(&x, 16_000, 160_000, 320_000, 1600);
+        assert!((cut as i64 - 196_800).abs() <= 160, "cut at {cut}");
+    }
+
+    #[test]
+    fn cut_prefers_the_quieter_pause_and_stays_in_range() {
+        // Pauses at 11 s (noise 1e-2) and 15 s (noise 1e-4): the quieter one wins.
+        let mut x = tone(11.0);
+        x.extend((0..3200).map(|i| if i % 2 == 0 { 1e-2 } else { -1e-2 }));
+        x.extend(tone(3.8));
+        x.extend((0..3200).map(|i| if i % 2 == 0 { 1e-4 } else { -1e-4 }));
+        x.extend(tone(20.0));
+        let cut = quietest_cut(&x, 16_000, 160_000, 320_000, 1600);
+        let pause2 = 16_000 * 11 + 3200 + 60_800;
+        assert!(cut >= pause2 && cut <= pause2 + 3200, "cut at {cut}");
+        // No pause at all: the cut still lies in [min, max].
+        let y = tone(40.0);
+        let c = quietest_cut(&y, 16_000, 160_000, 320_000, 1600);
+        assert!((160_000..=320_000).contains(&c), "{c}");
+        // Short input: no cut.
+        assert_eq!(quietest_cut(&y[..1000], 16_000, 10, 2000, 100), 1000);
+    }
+
+    #[test]
+    fn cut_goes_at_the_first_pause_not_the_deepest() {
+        // Pauses at 3 s (−80 dBFS noise) and 6 s (digital silence), searched from
+        // 2 s: both are pauses (the first is below −70 dBFS), so the cut is the
+        // middle of the first, 3.15 s.
+        let hiss = |n: usize| (0..n).map(|i| if i % 2 == 0 { 1e-4 } else { -1e-4 });
+        let mut x = tone(3.0);
+        x.extend(hiss(4800));
+        x.extend(tone(3.0));
+        x.extend(std::iter::repeat_n(0.0, 4800));
+        x.extend(tone(30.0));
+        let cut = quietest_cut(&x, 16_000, 32_000, 480_000, 3200);
+        assert!((cut as i64 - (48_000 + 2400)).abs() <= 160, "cut at {cut}");
+    }
+
+    #[test]
+    fn config_validation() {
+        assert!(ChunkConfig::default().validate().is_ok());
+        let bad = ChunkConfig {
+            min_chunk_secs: 40.0,
+            ..Default::default()
+        };
+        assert!(bad.validate().is_err());
+    }
+}
