@@ -96,7 +96,10 @@ pub const MAX_SAMPLE_ABS: f32 = 65_536.0;
 /// Errors on the first sample that is NaN, infinite or beyond
 /// ±[`MAX_SAMPLE_ABS`]; `first` is the index of `samples[0]` in the file.
 pub(crate) fn check_samples(path: &Path, first: u64, samples: &[f32]) -> Result<()> {
-    let Some(i) = samples.iter().position(|x| !(x.abs() <= MAX_SAMPLE_ABS)) else {
+    let Some(i) = samples
+        .iter()
+        .position(|x| x.is_nan() || x.abs() > MAX_SAMPLE_ABS)
+    else {
         return Ok(());
     };
     let x = samples[i];
