@@ -24,7 +24,8 @@
 //! ([`crate::audio::Chunker`]), recognises each piece on its own and joins the
 //! words with their times shifted to the file's clock. Memory therefore stays
 //! bounded by one piece whatever the length of the file (an hour of 16 kHz
-//! audio: about 80 MB peak for `hark transcribe`, see README.md). Files up to the
+//! audio: 92 MB peak RSS for `hark transcribe` with a 2×128 BiLSTM, see
+//! docs/reliability.md). Files up to the
 //! maximum take exactly the one-piece path of [`Recognizer::transcribe`].
 
 use std::path::{Path, PathBuf};
