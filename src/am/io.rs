@@ -139,6 +139,45 @@ impl TensorFile {
     }
 }
 
+/// Writes Adam's moment estimates for `model`'s tensors to `path` (safetensors,
+/// tensors `m.NAME` and `v.NAME`), for training checkpoints.
+pub fn save_adam_moments<P: crate::nn::Params<f32>>(
+    path: &Path,
+    model: &P,
+    adam: &crate::nn::optim::Adam<f32>,
+) -> Result<()> {
+    let mut tensors = Vec::new();
+    let mut i = 0;
+    model.visit(&mut |name, shape, _| {
+        for (prefix, moments) in [("m.", &adam.m), ("v.", &adam.v)] {
+            tensors.push(NamedTensor {
+                name: format!("{prefix}{name}"),
+                shape: shape.to_vec(),
+                values: moments[i].clone(),
+            });
+        }
+        i += 1;
+    });
+    save_tensors(path, &tensors, None)
+}
+
+/// Reads the moments written by [`save_adam_moments`] into `adam` (initialised for
+/// `model`); a missing tensor or a wrong shape is an error naming it.
+pub fn load_adam_moments<P: crate::nn::Params<f32>>(
+    path: &Path,
+    model: &P,
+    adam: &mut crate::nn::optim::Adam<f32>,
+) -> Result<()> {
+    let file = TensorFile::open(path)?;
+    let mut shapes: Vec<(String, Vec<usize>)> = Vec::new();
+    model.visit(&mut |name, shape, _| shapes.push((name.to_string(), shape.to_vec())));
+    for (i, (name, shape)) in shapes.iter().enumerate() {
+        adam.m[i] = file.get(&format!("m.{name}"), shape)?;
+        adam.v[i] = file.get(&format!("v.{name}"), shape)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

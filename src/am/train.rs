@@ -19,7 +19,7 @@ use ndarray::{Array1, Array2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::am::io::{NamedTensor, TensorFile, save_tensors};
+use crate::am::io::{load_adam_moments, save_adam_moments};
 use crate::am::model::{AcousticModel, ModelConfig, Objective};
 use crate::error::{Error, Result};
 use crate::eval::edit_distance;
@@ -632,19 +632,7 @@ fn save_checkpoint(
 ) -> Result<()> {
     model.save(&dir.join("model"))?;
     best.save(&dir.join("best"))?;
-    let mut tensors = Vec::new();
-    let mut i = 0;
-    model.visit(&mut |name, shape, _| {
-        for (prefix, moments) in [("m.", &adam.m), ("v.", &adam.v)] {
-            tensors.push(NamedTensor {
-                name: format!("{prefix}{name}"),
-                shape: shape.to_vec(),
-                values: moments[i].clone(),
-            });
-        }
-        i += 1;
-    });
-    save_tensors(&dir.join("optimizer.safetensors"), &tensors, None)?;
+    save_adam_moments(&dir.join("optimizer.safetensors"), model, adam)?;
     let json = serde_json::to_string_pretty(state)
         .map_err(|e| Error::Invalid(format!("serialising trainer state: {e}")))?;
     // state.json last: its presence marks a complete checkpoint.
@@ -670,14 +658,8 @@ fn load_checkpoint(
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, "reading", e))?;
     let state: State =
         serde_json::from_str(&text).map_err(|e| Error::parse(&path, e.line(), e.to_string()))?;
-    let file = TensorFile::open(&dir.join("optimizer.safetensors"))?;
     let mut adam = config.adam.init(&model)?;
-    let mut shapes: Vec<(String, Vec<usize>)> = Vec::new();
-    model.visit(&mut |name, shape, _| shapes.push((name.to_string(), shape.to_vec())));
-    for (i, (name, shape)) in shapes.iter().enumerate() {
-        adam.m[i] = file.get(&format!("m.{name}"), shape)?;
-        adam.v[i] = file.get(&format!("v.{name}"), shape)?;
-    }
+    load_adam_moments(&dir.join("optimizer.safetensors"), &model, &mut adam)?;
     adam.step = state.adam_step;
     adam.lr_scale = state.lr_scale;
     Ok((model, best, adam, state))

@@ -8,7 +8,7 @@ use std::time::Instant;
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use crate::am::io::{NamedTensor, TensorFile, save_tensors};
+use crate::am::io::{load_adam_moments, save_adam_moments};
 use crate::error::{Error, Result};
 use crate::fsio::write_atomic;
 use crate::nn::Params;
@@ -314,19 +314,7 @@ fn save_checkpoint(
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "creating", e))?;
     model.save(&dir.join("encoder.safetensors"))?;
     best.save(&dir.join("best.safetensors"))?;
-    let mut tensors = Vec::new();
-    let mut i = 0;
-    model.visit(&mut |name, shape, _| {
-        for (prefix, moments) in [("m.", &adam.m), ("v.", &adam.v)] {
-            tensors.push(NamedTensor {
-                name: format!("{prefix}{name}"),
-                shape: shape.to_vec(),
-                values: moments[i].clone(),
-            });
-        }
-        i += 1;
-    });
-    save_tensors(&dir.join("optimizer.safetensors"), &tensors, None)?;
+    save_adam_moments(&dir.join("optimizer.safetensors"), model, adam)?;
     let json = serde_json::to_string_pretty(state)
         .map_err(|e| Error::Invalid(format!("serialising trainer state: {e}")))?;
     // state.json last: its presence marks a complete checkpoint.
@@ -357,14 +345,8 @@ fn load_checkpoint(
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, "reading", e))?;
     let state: EncoderTrainState =
         serde_json::from_str(&text).map_err(|e| Error::parse(&path, e.line(), e.to_string()))?;
-    let file = TensorFile::open(&dir.join("optimizer.safetensors"))?;
     let mut adam = config.adam.init(&model)?;
-    let mut shapes: Vec<(String, Vec<usize>)> = Vec::new();
-    model.visit(&mut |name, shape, _| shapes.push((name.to_string(), shape.to_vec())));
-    for (i, (name, shape)) in shapes.iter().enumerate() {
-        adam.m[i] = file.get(&format!("m.{name}"), shape)?;
-        adam.v[i] = file.get(&format!("v.{name}"), shape)?;
-    }
+    load_adam_moments(&dir.join("optimizer.safetensors"), &model, &mut adam)?;
     adam.step = state.adam_step;
     Ok((model, best, adam, state))
 }
