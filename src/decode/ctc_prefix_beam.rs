@@ -358,7 +358,7 @@ impl<L: LanguageModel> CtcPrefixBeamSearch<L> {
                 h.p_nb + lp[h.last as usize]
             };
             add(&mut self.next, &mut self.index, stay);
-            let at_boundary = h.lex_node == ROOT || h.lex_node == self.sil_node;
+            let at_boundary = between_words(h.lex_node, self.sil_node);
             // optional silence between words: a token that spells no word
             if at_boundary && self.sil != NONE {
                 let v = lp[self.sil as usize];
@@ -463,11 +463,12 @@ impl<L: LanguageModel> CtcPrefixBeamSearch<L> {
             // Keep the best word-boundary hypothesis even when partial words (scored
             // with an optimistic look-ahead) fill the beam, so the utterance can end.
             let sil_node = self.sil_node;
-            let boundary = |h: &&Hyp<L::State>| h.lex_node == ROOT || h.lex_node == sil_node;
-            if !self.beam[..k].iter().any(|h| boundary(&h))
+            if !self.beam[..k]
+                .iter()
+                .any(|h| between_words(h.lex_node, sil_node))
                 && let Some(best_root) = self.beam[k..]
                     .iter()
-                    .filter(boundary)
+                    .filter(|h| between_words(h.lex_node, sil_node))
                     .max_by(|a, b| a.best_in.total_cmp(&b.best_in))
                     .copied()
             {
@@ -482,7 +483,7 @@ impl<L: LanguageModel> CtcPrefixBeamSearch<L> {
         // (a beam too narrow for the input) the best partial ones are returned, without
         // their unfinished word.
         let sil_node = self.sil_node;
-        let boundary = |h: &Hyp<L::State>| h.lex_node == ROOT || h.lex_node == sil_node;
+        let boundary = |h: &Hyp<L::State>| between_words(h.lex_node, sil_node);
         let any_complete = self.beam.iter().any(boundary);
         let mut finals: Vec<(f32, usize)> = self
             .beam
@@ -586,6 +587,13 @@ impl<L: LanguageModel> CtcPrefixBeamSearch<L> {
             confidence: 1.0,
         }
     }
+}
+
+/// Whether a hypothesis at lexicon node `lex_node` sits between words: at the root,
+/// or at the virtual silence node.
+#[inline]
+fn between_words(lex_node: u32, sil_node: u32) -> bool {
+    lex_node == ROOT || lex_node == sil_node
 }
 
 /// Adds a candidate to the next beam, merging with an equal prefix.

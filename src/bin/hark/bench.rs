@@ -228,15 +228,16 @@ pub fn run(args: BenchArgs, quiet: bool) -> anyhow::Result<()> {
         posts.push(st);
     }
     // Stage 2: every decoder on the same posteriors, one thread.
+    let config_for = |kind, beam| DecoderConfig {
+        kind,
+        beam,
+        lm_weight: args.lm_weight,
+        word_bonus: args.word_bonus,
+        ..Default::default()
+    };
     let mut rows = Vec::new();
     for &kind in &kinds {
-        let config = DecoderConfig {
-            kind,
-            beam: args.beam,
-            lm_weight: args.lm_weight,
-            word_bonus: args.word_bonus,
-            ..Default::default()
-        };
+        let config = config_for(kind, args.beam);
         let run = run_decoder(&rec, &config, &utts, &posts)?;
         rows.push(serde_json::json!({
             "decoder": kind.name(),
@@ -280,13 +281,7 @@ pub fn run(args: BenchArgs, quiet: bool) -> anyhow::Result<()> {
             };
             let mut points = Vec::new();
             for beam in beams {
-                let config = DecoderConfig {
-                    kind,
-                    beam,
-                    lm_weight: args.lm_weight,
-                    word_bonus: args.word_bonus,
-                    ..Default::default()
-                };
+                let config = config_for(kind, beam);
                 let run = run_decoder(&rec, &config, &utts, &posts)?;
                 bar.inc(1);
                 let words = run.wer.ref_len > 0;
