@@ -48,6 +48,7 @@ fn corpus(n: usize, rng: &mut Rng, frame_labels: bool) -> Vec<TrainExample> {
                 } else {
                     Targets::Ctc(labels)
                 },
+                audio: None,
             }
         })
         .collect()
@@ -164,6 +165,88 @@ fn training_is_deterministic_and_resume_continues_exactly() {
         weights(&a),
         "resumed run differs from an uninterrupted one"
     );
+}
+
+/// Utterances made of tones (one frequency per "phone"), carrying their audio, with
+/// 40-bin fbank features from the front end in the model's config.
+fn tone_corpus(
+    n: usize,
+    rng: &mut Rng,
+    front_end: &hark::features::FeatureConfig,
+) -> Vec<TrainExample> {
+    (0..n)
+        .map(|u| {
+            let labels: Vec<usize> = (0..3).map(|_| 1 + rng.below(PHONES)).collect();
+            let mut audio = Vec::new();
+            for &l in &labels {
+                let f = 300.0 * l as f32;
+                audio.extend((0..2400).map(|i| {
+                    0.3 * (2.0 * std::f32::consts::PI * f * i as f32 / 16000.0).sin()
+                        + 0.01 * rng.normal() as f32
+                }));
+            }
+            let wave = hark::audio::Waveform::new(audio, 16000);
+            TrainExample {
+                id: format!("tone{u}"),
+                feats: front_end.compute(&wave).unwrap(),
+                targets: Targets::Ctc(labels),
+                audio: Some(wave.into()),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn vtlp_recomputes_warped_features_deterministically() {
+    use hark::am::VtlpConfig;
+    use hark::features::FeatureConfig;
+    let front_end = FeatureConfig {
+        num_bins: Some(40),
+        ..Default::default()
+    };
+    let mut rng = Rng::new(SEED + 3);
+    let train_set = tone_corpus(8, &mut rng, &front_end);
+    let dev_set = tone_corpus(2, &mut rng, &front_end);
+    let fresh = || {
+        let mut m = model(Objective::Ctc, false);
+        m.config.architecture.input_dim = 40;
+        m.config.features = serde_json::to_value(&front_end).unwrap();
+        AcousticModel::new(m.config, &mut Rng::new(SEED)).unwrap()
+    };
+    let weights = |m: &AcousticModel| {
+        let mut all = Vec::new();
+        m.visit(&mut |_, _, v| all.extend(v.iter().map(|x| x.to_bits())));
+        all
+    };
+    let run = |vtlp: Option<VtlpConfig>, set: &[TrainExample]| {
+        let mut m = fresh();
+        let cfg = TrainConfig { vtlp, ..config(1) };
+        train(&mut m, set, &dev_set, &cfg, None, &mut |_| {}).map(|_| weights(&m))
+    };
+    let vtlp = Some(VtlpConfig::symmetric(0.1));
+    let a = run(vtlp, &train_set).unwrap();
+    assert_eq!(a, run(vtlp, &train_set).unwrap(), "VTLP runs differ");
+    assert_ne!(a, run(None, &train_set).unwrap(), "VTLP changed nothing");
+    // A warp of exactly 1 recomputes the stored features: same as no VTLP.
+    let identity = Some(VtlpConfig::symmetric(0.0));
+    assert_eq!(
+        run(identity, &train_set).unwrap(),
+        run(None, &train_set).unwrap()
+    );
+    // VTLP without audio, or with a warp the front end refuses, is a config error.
+    let no_audio: Vec<TrainExample> = train_set
+        .iter()
+        .map(|e| TrainExample {
+            audio: None,
+            ..e.clone()
+        })
+        .collect();
+    let err = run(vtlp, &no_audio).unwrap_err().to_string();
+    assert!(err.contains("carry their audio"), "{err}");
+    let err = run(Some(VtlpConfig::symmetric(0.9)), &train_set)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("invalid configuration"), "{err}");
 }
 
 #[test]

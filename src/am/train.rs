@@ -2,17 +2,21 @@
 //! gradients over shards (rayon), gradient clipping, Adam, dev PER each epoch, LR
 //! decay and early stopping on dev PER, and resumable checkpoints.
 //!
-//! Feature extraction is not done here: callers pass [`TrainExample`]s with features
-//! already computed (by `hark::features`, from `.npy` files, or synthetic), so the
-//! trainer is independent of the front end.
+//! Feature extraction is mostly not done here: callers pass [`TrainExample`]s with
+//! features already computed (by `hark::features`, from `.npy` files, or synthetic),
+//! so the trainer is independent of the front end. The one exception is vocal-tract
+//! length perturbation ([`VtlpConfig`]): examples that carry their 16 kHz audio get
+//! their features recomputed for every batch with a random VTLN warp, through the
+//! front end named in the model's `config.json`.
 //!
-//! Determinism: every random draw (batch order, dropout, SpecAugment) comes from a
+//! Determinism: every random draw (batch order, dropout, SpecAugment, VTLP) comes from a
 //! generator forked from the seed by (epoch, batch, shard), the shard split of a
 //! batch is fixed, and shard gradients are summed in shard order. Results are
 //! therefore bit-identical for a given seed whatever the thread scheduling, and a
 //! resumed run continues exactly where the checkpoint left off.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use ndarray::{Array1, Array2};
@@ -21,8 +25,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::am::io::{load_adam_moments, save_adam_moments};
 use crate::am::model::{AcousticModel, ModelConfig, Objective};
+use crate::audio::Waveform;
 use crate::error::{Error, Result};
 use crate::eval::edit_distance;
+use crate::features::FeatureConfig;
 use crate::fsio::write_atomic;
 use crate::nn::augment::SpecAugmentConfig;
 use crate::nn::loss::{cross_entropy, ctc_loss_batch, ctc_min_frames};
@@ -48,6 +54,53 @@ pub struct TrainExample {
     pub feats: Array2<f32>,
     /// Targets.
     pub targets: Targets,
+    /// The audio `feats` were computed from, kept only when training with
+    /// [`VtlpConfig`] (which recomputes the features with a random warp).
+    pub audio: Option<Arc<Waveform>>,
+}
+
+/// Vocal-tract length perturbation (Jaitly & Hinton 2013): every time an utterance
+/// is used, its features are recomputed with Kaldi's piecewise-linear VTLN warp and a
+/// factor drawn uniformly from `[min_warp, max_warp]`, so the network sees each voice
+/// with many vocal-tract lengths. The number of frames does not change.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct VtlpConfig {
+    /// Smallest warp factor (e.g. 0.9).
+    pub min_warp: f32,
+    /// Largest warp factor (e.g. 1.1).
+    pub max_warp: f32,
+}
+
+impl VtlpConfig {
+    /// The symmetric range `[1 − r, 1 + r]`.
+    pub fn symmetric(r: f32) -> Self {
+        VtlpConfig {
+            min_warp: 1.0 - r,
+            max_warp: 1.0 + r,
+        }
+    }
+
+    /// Checks the range (and that the front end accepts both ends).
+    pub fn validate(&self, front_end: &FeatureConfig) -> Result<()> {
+        if !(self.min_warp > 0.0 && self.min_warp <= self.max_warp && self.max_warp.is_finite()) {
+            return Err(Error::Config(format!(
+                "VTLP warp range {} … {} must satisfy 0 < min ≤ max",
+                self.min_warp, self.max_warp
+            )));
+        }
+        for w in [self.min_warp, self.max_warp] {
+            FeatureConfig {
+                vtln_warp: w,
+                ..front_end.clone()
+            }
+            .validate()?;
+        }
+        Ok(())
+    }
+
+    fn draw(&self, rng: &mut Rng) -> f32 {
+        self.min_warp + (self.max_warp - self.min_warp) * rng.uniform() as f32
+    }
 }
 
 /// Training settings.
@@ -78,6 +131,9 @@ pub struct TrainConfig {
     /// from) instead of computing it from the training set.
     #[serde(default)]
     pub keep_input_norm: bool,
+    /// Vocal-tract length perturbation of examples that carry audio (none when `None`).
+    #[serde(default)]
+    pub vtlp: Option<VtlpConfig>,
 }
 
 impl Default for TrainConfig {
@@ -94,6 +150,7 @@ impl Default for TrainConfig {
             checkpoint_minutes: 10.0,
             seed: 1,
             keep_input_norm: false,
+            vtlp: None,
         }
     }
 }
@@ -201,6 +258,8 @@ struct Prepared {
     /// CTC labels or per-output-frame labels.
     targets: Targets,
     out_frames: usize,
+    /// Source audio, for VTLP.
+    audio: Option<Arc<Waveform>>,
 }
 
 /// Global per-dimension mean and standard deviation of all frames (f64 sums).
@@ -308,32 +367,72 @@ fn prepare(model: &AcousticModel, examples: &[TrainExample]) -> Result<Vec<Optio
                 norm,
                 targets,
                 out_frames,
+                audio: e.audio.clone(),
             }))
         })
         .collect()
+}
+
+/// The features of `p` recomputed with a random VTLN warp and normalised; the
+/// stored ones when `p` has no audio.
+fn vtlp_features(
+    model: &AcousticModel,
+    p: &Prepared,
+    vtlp: &VtlpConfig,
+    front_end: &FeatureConfig,
+    rng: &mut Rng,
+) -> Result<Array2<f32>> {
+    let Some(audio) = &p.audio else {
+        return Ok(p.norm.clone());
+    };
+    let warp = vtlp.draw(rng);
+    let feats = FeatureConfig {
+        vtln_warp: warp,
+        ..front_end.clone()
+    }
+    .compute(audio)?;
+    if feats.dim() != p.norm.dim() {
+        return Err(Error::Invalid(format!(
+            "VTLP features are {:?}, the stored ones {:?} (front end differs from the \
+             model's config)",
+            feats.dim(),
+            p.norm.dim()
+        )));
+    }
+    model.normalize_input(&feats)
+}
+
+/// Augmentations applied to each batch.
+struct Augment<'a> {
+    dropout: f64,
+    spec: Option<&'a SpecAugmentConfig>,
+    /// VTLP and the front end that recomputes features.
+    vtlp: Option<(VtlpConfig, &'a FeatureConfig)>,
 }
 
 /// Loss, gradient and frame count of one shard.
 fn shard_step(
     model: &AcousticModel,
     items: &[&Prepared],
-    dropout: f64,
-    spec: Option<&SpecAugmentConfig>,
+    aug: &Augment,
     mut rng: Rng,
 ) -> Result<(f64, usize, AcousticModel)> {
     let inputs: Vec<Array2<f32>> = items
         .iter()
         .map(|p| {
-            let mut x = p.norm.clone();
-            if let Some(s) = spec {
+            let mut x = match &aug.vtlp {
+                Some((v, fe)) => vtlp_features(model, p, v, fe, &mut rng)?,
+                None => p.norm.clone(),
+            };
+            if let Some(s) = aug.spec {
                 s.apply(&mut x, &mut rng);
             }
-            model.stack_frames(&x)
+            Ok(model.stack_frames(&x))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let refs: Vec<&ndarray::ArrayRef2<f32>> = inputs.iter().map(|a| &**a).collect();
     let (batch, order) = SeqBatch::from_sequences(&refs)?;
-    let (logits, cache) = model.forward_train(&batch, dropout, &mut rng)?;
+    let (logits, cache) = model.forward_train(&batch, aug.dropout, &mut rng)?;
     let (loss, dlogits) = match model.config.objective {
         Objective::Ctc => {
             let targets: Vec<Vec<usize>> = order
@@ -487,6 +586,29 @@ pub fn train(
             "no training utterance is long enough for its labels".into(),
         ));
     }
+    let front_end: Option<FeatureConfig> = match &config.vtlp {
+        Some(v) => {
+            let fe: FeatureConfig =
+                serde_json::from_value(model.config.features.clone()).map_err(|e| {
+                    Error::Config(format!(
+                        "VTLP needs the model's front end in config.json \"features\": {e}"
+                    ))
+                })?;
+            v.validate(&fe)?;
+            if prepared.iter().all(|p| p.audio.is_none()) {
+                return Err(Error::Config(
+                    "VTLP needs training examples that carry their audio".into(),
+                ));
+            }
+            Some(fe)
+        }
+        None => None,
+    };
+    let aug = Augment {
+        dropout: config.dropout,
+        spec: config.spec_augment.as_ref(),
+        vtlp: config.vtlp.zip(front_end.as_ref()),
+    };
     let mut by_len: Vec<usize> = (0..prepared.len()).collect();
     by_len.sort_by_key(|&i| (prepared[i].norm.nrows(), i));
     let batches: Vec<Vec<usize>> = by_len
@@ -514,13 +636,7 @@ pub fn train(
                 .map(|(s, chunk)| {
                     let rng =
                         Rng::fork(seed, ((epoch as u64) << 40) | ((bi as u64) << 8) | s as u64);
-                    shard_step(
-                        model,
-                        chunk,
-                        config.dropout,
-                        config.spec_augment.as_ref(),
-                        rng,
-                    )
+                    shard_step(model, chunk, &aug, rng)
                 })
                 .collect();
             let mut loss = 0.0;

@@ -2,9 +2,10 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use hark::am::train::{Progress, Targets, TrainConfig, TrainExample, train};
+use hark::am::train::{Progress, Targets, TrainConfig, TrainExample, VtlpConfig, train};
 use hark::am::{
     AcousticModel, Architecture, FORMAT_VERSION, ModelConfig, Objective, RecurrentKind,
 };
@@ -83,6 +84,11 @@ pub struct TrainArgs {
     /// Apply SpecAugment time/frequency masking.
     #[arg(long)]
     spec_augment: bool,
+    /// Vocal-tract length perturbation: recompute each training utterance's features
+    /// in every batch with a random VTLN warp in [1 − R, 1 + R] (e.g. 0.1; 0 = off).
+    /// Needs audio inputs; keeps the training audio in memory (~230 MB per hour).
+    #[arg(long, default_value_t = 0.0)]
+    vtlp: f32,
     /// Epochs without dev improvement before stopping.
     #[arg(long, default_value_t = 3)]
     patience: usize,
@@ -106,8 +112,9 @@ pub struct TrainArgs {
     #[arg(long)]
     lexicon: Option<PathBuf>,
     /// Start from the recurrent layers and input normalisation of this model bundle
-    /// (same features and layer shapes; the output layer is new), e.g. a frame-level
-    /// (ce) model from a trained CTC model.
+    /// (same features and layer shapes), e.g. a frame-level (ce) model from a trained
+    /// CTC model. The output layer is copied too when the objectives agree
+    /// (fine-tuning), and is new otherwise.
     #[arg(long)]
     init: Option<PathBuf>,
     /// Worker threads (and gradient shards per batch).
@@ -149,6 +156,9 @@ fn init_from(model: &mut AcousticModel, dir: &std::path::Path) -> anyhow::Result
     }
     model.encoder = src.encoder;
     model.norm = src.norm;
+    if a.objective == b.objective && a.architecture.num_outputs == b.architecture.num_outputs {
+        model.output = src.output;
+    }
     Ok(())
 }
 
@@ -158,15 +168,23 @@ fn load_features(
     manifest: &Manifest,
     u: &Utterance,
     features: &FeatureConfig,
-) -> anyhow::Result<ndarray::Array2<f32>> {
+    keep_audio: bool,
+) -> anyhow::Result<(ndarray::Array2<f32>, Option<Arc<hark::audio::Waveform>>)> {
     let path = manifest.audio_path(u);
     if path.extension().is_some_and(|e| e == "npy") {
-        return Ok(hark::fsio::read_npy(&path)?);
+        if keep_audio {
+            bail!(
+                "{}: --vtlp needs audio inputs, not precomputed features",
+                path.display()
+            );
+        }
+        return Ok((hark::fsio::read_npy(&path)?, None));
     }
     let wave = hark::audio::load_16k(&path)?;
-    features
+    let feats = features
         .compute(&wave)
-        .with_context(|| format!("features of {}", path.display()))
+        .with_context(|| format!("features of {}", path.display()))?;
+    Ok((feats, keep_audio.then(|| Arc::new(wave))))
 }
 
 /// The phone transcript of an utterance: its `"phones"`, or else its text through
@@ -203,17 +221,18 @@ fn examples(
     tokens: &TokenTable,
     features: &FeatureConfig,
     lexicon: Option<&Lexicon>,
+    keep_audio: bool,
 ) -> anyhow::Result<Vec<TrainExample>> {
     use rayon::prelude::*;
     let manifest =
         Manifest::load(path).with_context(|| format!("loading manifest {}", path.display()))?;
-    let feats: Vec<ndarray::Array2<f32>> = manifest
+    let loaded: Vec<_> = manifest
         .utterances
         .par_iter()
-        .map(|u| load_features(&manifest, u, features))
+        .map(|u| load_features(&manifest, u, features, keep_audio))
         .collect::<anyhow::Result<_>>()?;
     let mut out = Vec::with_capacity(manifest.utterances.len());
-    for (u, feats) in manifest.utterances.iter().zip(feats) {
+    for (u, (feats, audio)) in manifest.utterances.iter().zip(loaded) {
         let targets = match objective {
             Objective::Ctc => {
                 let phones = phone_string(u, lexicon, path)?;
@@ -254,6 +273,7 @@ fn examples(
             id: u.id.clone(),
             feats,
             targets,
+            audio,
         });
     }
     Ok(out)
@@ -281,8 +301,26 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
     };
     features.validate()?;
     let lexicon = args.lexicon.as_deref().map(Lexicon::read).transpose()?;
-    let train_set = examples(&args.train, objective, &tokens, &features, lexicon.as_ref())?;
-    let dev_set = examples(&args.dev, objective, &tokens, &features, lexicon.as_ref())?;
+    if !(0.0..0.5).contains(&args.vtlp) {
+        bail!("--vtlp {} must be in [0, 0.5)", args.vtlp);
+    }
+    let vtlp = (args.vtlp > 0.0).then(|| VtlpConfig::symmetric(args.vtlp));
+    let train_set = examples(
+        &args.train,
+        objective,
+        &tokens,
+        &features,
+        lexicon.as_ref(),
+        vtlp.is_some(),
+    )?;
+    let dev_set = examples(
+        &args.dev,
+        objective,
+        &tokens,
+        &features,
+        lexicon.as_ref(),
+        false,
+    )?;
     let input_dim = train_set
         .first()
         .map(|e| e.feats.ncols())
@@ -328,6 +366,7 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
         checkpoint_minutes: args.checkpoint_minutes,
         seed: args.seed,
         keep_input_norm: args.init.is_some(),
+        vtlp,
         ..Default::default()
     };
     let ckpt = args.out.join("checkpoint");
