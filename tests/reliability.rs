@@ -273,7 +273,19 @@ fn one_recognizer_shared_by_8_threads_equals_sequential_runs() {
 
 #[test]
 fn sigkill_during_a_write_leaves_the_old_file_or_the_new_one() {
-    let dir = tmpdir("reliability-kill");
+    interrupt_during_a_write("KILL");
+}
+
+#[test]
+fn sigint_during_a_write_leaves_the_old_file_or_the_new_one() {
+    interrupt_during_a_write("INT");
+}
+
+/// Runs `hark features --out` over an existing file and sends `signal` (`KILL` or
+/// `INT`, as `kill -SIGNAL`) after various delays: the output must be the old file or
+/// the complete new one, and nothing but a hidden temporary may be left beside it.
+fn interrupt_during_a_write(signal: &str) {
+    let dir = tmpdir(&format!("reliability-{}", signal.to_lowercase()));
     // Five minutes of noise: `hark features` runs long enough to be killed mid-way.
     let mut rng = hark::rng::Rng::new(5);
     let noise: Vec<f32> = (0..16_000 * 300)
@@ -296,14 +308,19 @@ fn sigkill_during_a_write_leaves_the_old_file_or_the_new_one() {
             .spawn()
             .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
-        child.kill().unwrap(); // SIGKILL
+        let sent = std::process::Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .unwrap();
         let status = child.wait().unwrap();
         let now = std::fs::read(&out).unwrap();
         assert!(
             now == old || now == new,
-            "after SIGKILL at {delay_ms} ms the output is neither the old file nor the new one ({} bytes)",
+            "after SIG{signal} at {delay_ms} ms the output is neither the old file nor the new one ({} bytes)",
             now.len()
         );
+        // (`kill` fails only when the process had already exited.)
+        assert!(sent.success() || status.success(), "kill -{signal} failed");
         if !status.success() && now == old {
             interrupted += 1;
         }
@@ -318,7 +335,7 @@ fn sigkill_during_a_write_leaves_the_old_file_or_the_new_one() {
             }
         }
     }
-    assert!(interrupted > 0, "no kill landed before the rename");
+    assert!(interrupted > 0, "no SIG{signal} landed before the rename");
 }
 
 #[test]
