@@ -719,3 +719,17 @@ fn every_kept_fuzz_input_fails_cleanly() {
     }
     assert!(count >= 3);
 }
+
+#[test]
+fn fuzz_index_seeds_are_valid_indexes_of_the_current_format() {
+    // Seeds that no longer parse would leave the index fuzzer at the header check.
+    let dir = repo_root().join("fuzz/seeds/index");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        hark::qbe::index::Index::load(&path)
+            .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+        n += 1;
+    }
+    assert!(n >= 2, "seeds missing in {}", dir.display());
+}

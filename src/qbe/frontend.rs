@@ -169,6 +169,11 @@ impl Frontend {
         &self.config
     }
 
+    /// The acoustic model behind posteriorgram frames (`None` for MFCC/fbank).
+    pub fn acoustic_model(&self) -> Option<&AcousticModel> {
+        self.model.as_ref()
+    }
+
     /// Values per frame.
     pub fn dim(&self) -> usize {
         self.dim

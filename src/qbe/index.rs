@@ -1,16 +1,17 @@
 //! The search index: one fixed-size vector per candidate segment of each recording.
 //!
-//! File layout (all integers little-endian), version 1:
+//! File layout (all integers little-endian), version 2:
 //!
 //! ```text
 //! offset  size          field
 //! 0       8             magic  b"HARKIDX\0"
-//! 8       4             format version (u32) = 1
+//! 8       4             format version (u32) = 2
 //! 12      4             dim (u32)
 //! 16      8             num_files (u64)
 //! 24      8             num_vectors (u64)
 //! 32      8             file-table length in bytes (u64)
-//! 40      ...           file table: per file, u32 byte length + UTF-8 path
+//! 40      8             embedder identity (u64; 0 = unknown), see `Embedder::identity`
+//! 48      ...           file table: per file, u32 byte length + UTF-8 path
 //! ...     12*num_vec    entries: per vector, u32 file id, f32 start_s, f32 end_s
 //! ...     pad to 4      zero bytes so the vectors are 4-byte aligned in the file
 //! ...     4*dim*num_vec vectors, f32, unit L2 norm
@@ -28,8 +29,8 @@ use crate::error::{Error, Result};
 
 const MAGIC: &[u8; 8] = b"HARKIDX\0";
 /// Index format version written and read by this build.
-pub const INDEX_VERSION: u32 = 1;
-const HEADER_LEN: usize = 40;
+pub const INDEX_VERSION: u32 = 2;
+const HEADER_LEN: usize = 48;
 
 /// One indexed segment: which file and which time span.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -75,15 +76,23 @@ pub struct Index {
     files: Vec<String>,
     entries: Vec<Entry>,
     storage: Storage,
+    embedder_id: u64,
 }
 
-fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+/// FNV-1a 64 offset basis: the hash of no bytes.
+pub(crate) const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// Continues an FNV-1a 64 hash `h` over `bytes`.
+pub(crate) fn fnv1a_extend(mut h: u64, bytes: &[u8]) -> u64 {
     for &b in bytes {
         h ^= b as u64;
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     h
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    fnv1a_extend(FNV_OFFSET, bytes)
 }
 
 impl Index {
@@ -97,7 +106,18 @@ impl Index {
             files: Vec::new(),
             entries: Vec::new(),
             storage: Storage::Owned(Vec::new()),
+            embedder_id: 0,
         })
+    }
+
+    /// Identity of the encoder and front end that made the vectors (0 = unknown).
+    pub fn embedder_id(&self) -> u64 {
+        self.embedder_id
+    }
+
+    /// Records which encoder and front end made the vectors.
+    pub fn set_embedder_id(&mut self, id: u64) {
+        self.embedder_id = id;
     }
 
     /// Vector dimension.
@@ -239,6 +259,7 @@ impl Index {
         out.extend_from_slice(&(self.files.len() as u64).to_le_bytes());
         out.extend_from_slice(&(self.entries.len() as u64).to_le_bytes());
         out.extend_from_slice(&(table.len() as u64).to_le_bytes());
+        out.extend_from_slice(&self.embedder_id.to_le_bytes());
         out.extend_from_slice(&table);
         for e in &self.entries {
             out.extend_from_slice(&e.file_id.to_le_bytes());
@@ -293,6 +314,7 @@ impl Index {
         let num_files = u64_at(16);
         let num_vectors = u64_at(24);
         let table_len = u64_at(32);
+        let embedder_id = u64_at(40);
         let body_len = (b.len() - 8) as u64;
         let stored_sum = u64_at(b.len() - 8);
         if fnv1a(&b[..b.len() - 8]) != stored_sum {
@@ -383,6 +405,7 @@ impl Index {
             files,
             entries,
             storage,
+            embedder_id,
         };
         if index.vectors().iter().any(|v| !v.is_finite()) {
             return Err(bad("non-finite value in the vectors".into()));

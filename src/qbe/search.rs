@@ -33,6 +33,7 @@ pub type WindowVectors = (Vec<(usize, usize)>, Vec<f32>);
 pub struct Embedder {
     encoder: AutoEncoder<f32>,
     frontend: Frontend,
+    identity: u64,
 }
 
 impl Embedder {
@@ -46,7 +47,41 @@ impl Embedder {
             ));
         }
         encoder.config().segments.validate()?;
-        Ok(Embedder { encoder, frontend })
+        let identity = embedder_identity(&encoder, &frontend)?;
+        Ok(Embedder {
+            encoder,
+            frontend,
+            identity,
+        })
+    }
+
+    /// A 64-bit hash of everything that decides the vectors: the encoder's
+    /// configuration (sizes, front end, windows) and weights, and the acoustic model's
+    /// weights for posteriorgram frames. An index records it, so vectors of different
+    /// embedders are never mixed or compared. Never 0 (0 marks "unknown").
+    pub fn identity(&self) -> u64 {
+        self.identity
+    }
+
+    /// Fails unless `index` is empty, of unknown origin, or made by this embedder.
+    pub fn check_index(&self, index: &Index) -> Result<()> {
+        if index.dim() != self.dim() {
+            return Err(Error::dim(
+                "index vectors vs encoder",
+                index.dim(),
+                self.dim(),
+            ));
+        }
+        let id = index.embedder_id();
+        if !index.is_empty() && id != 0 && id != self.identity {
+            return Err(Error::Config(format!(
+                "the index was built with another encoder or acoustic model \
+                 (embedder {id:016x}, this one is {:016x}); rebuild it with \
+                 `hark index --reindex` or search with the encoder that built it",
+                self.identity
+            )));
+        }
+        Ok(())
     }
 
     /// Loads `encoder.safetensors`; its front end comes from its config, with the
@@ -160,13 +195,7 @@ impl Embedder {
         name: &str,
         frames: ArrayView2<'_, f32>,
     ) -> Result<usize> {
-        if index.dim() != self.dim() {
-            return Err(Error::dim(
-                "index vectors vs encoder",
-                index.dim(),
-                self.dim(),
-            ));
-        }
+        self.check_index(index)?;
         let (windows, vectors) = self.embed_recording(frames)?;
         let shift = self.frontend.frame_shift_secs();
         let spans: Vec<(f32, f32)> = windows
@@ -174,6 +203,7 @@ impl Embedder {
             .map(|&(a, b)| ((a as f64 * shift) as f32, (b as f64 * shift) as f32))
             .collect();
         index.add_file(name, &spans, &vectors)?;
+        index.set_embedder_id(self.identity);
         Ok(spans.len())
     }
 
@@ -188,6 +218,7 @@ impl Embedder {
         if query.nrows() == 0 {
             return Err(Error::Invalid("the query has no frames".into()));
         }
+        self.check_index(index)?;
         let q = self.embed(query)?;
         index.search(
             q.as_slice().expect("invariant: fresh array is contiguous"),
@@ -195,6 +226,26 @@ impl Embedder {
             max_overlap,
         )
     }
+}
+
+/// See [`Embedder::identity`].
+fn embedder_identity(encoder: &AutoEncoder<f32>, frontend: &Frontend) -> Result<u64> {
+    use crate::nn::Params;
+    use crate::qbe::index::{FNV_OFFSET, fnv1a_extend};
+    let config = serde_json::to_vec(encoder.config())
+        .map_err(|e| Error::Invalid(format!("encoder configuration: {e}")))?;
+    let mut h = fnv1a_extend(FNV_OFFSET, &config);
+    let mut weights = |name: &str, _: &[usize], values: &[f32]| {
+        h = fnv1a_extend(h, name.as_bytes());
+        for v in values {
+            h = fnv1a_extend(h, &v.to_le_bytes());
+        }
+    };
+    encoder.visit(&mut weights);
+    if let Some(am) = frontend.acoustic_model() {
+        am.visit(&mut weights);
+    }
+    Ok(h.max(1))
 }
 
 /// Subsequence-DTW search of one query over many recordings' frames: up to
@@ -267,6 +318,41 @@ mod tests {
         };
         let ae = AutoEncoder::new(cfg, &mut Rng::new(7)).unwrap();
         Embedder::new(ae, frontend).unwrap()
+    }
+
+    #[test]
+    fn an_index_refuses_vectors_and_queries_of_another_embedder() {
+        let a = embedder(false);
+        let b = embedder(true);
+        assert_ne!(a.identity(), b.identity());
+        assert_eq!(
+            a.identity(),
+            embedder(false).identity(),
+            "identity is not stable"
+        );
+        let frames = Array2::from_shape_fn((20, 39), |(t, d)| ((t * 7 + d) % 5) as f32);
+        let mut index = Index::new(6).unwrap();
+        a.index_frames(&mut index, "one.wav", frames.view())
+            .unwrap();
+        assert_eq!(index.embedder_id(), a.identity());
+        // The identity survives a save/load round trip.
+        let path = std::env::temp_dir().join(format!("hark-embid-{}.idx", std::process::id()));
+        index.save(&path).unwrap();
+        let index = Index::load(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(index.embedder_id(), a.identity());
+        let q = frames.slice(s![2..10, ..]);
+        assert!(a.search_frames(&index, &q, 3, 0.2).is_ok());
+        let err = b.search_frames(&index, &q, 3, 0.2).unwrap_err().to_string();
+        assert!(err.contains("another encoder"), "{err}");
+        let mut index = index;
+        let err = b
+            .index_frames(&mut index, "two.wav", frames.view())
+            .unwrap_err();
+        assert!(err.to_string().contains("another encoder"), "{err}");
+        // An index of unknown origin (0) is accepted by any embedder of its size.
+        index.set_embedder_id(0);
+        assert!(b.search_frames(&index, &q, 3, 0.2).is_ok());
     }
 
     #[test]

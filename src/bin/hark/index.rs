@@ -15,8 +15,10 @@ use crate::model_dir;
     after_help = "Example:\n  hark index --model models/default recordings/ --out recordings.idx\n\n\
 INPUT is a WAV/FLAC file, a directory of them, or a manifest. An existing index at\n\
 OUT is extended: recordings already in it are skipped (or re-embedded with\n\
---reindex). The index is written to a temporary file and renamed over OUT at the\n\
-end, so an interrupted run leaves the previous index intact."
+--reindex). An index remembers the encoder and acoustic model that built it; another\n\
+one cannot extend or search it (--reindex re-embeds the given recordings afresh).\n\
+The index is written to a temporary file and renamed over OUT at the end, so an\n\
+interrupted run leaves the previous index intact."
 )]
 pub struct IndexArgs {
     /// Recordings: files, directories or manifests.
@@ -92,7 +94,20 @@ pub fn run(args: IndexArgs, quiet: bool) -> anyhow::Result<()> {
                 embedder.dim()
             );
         }
-        ix
+        match embedder.check_index(&ix) {
+            Ok(()) => ix,
+            // Vectors of two embedders must not mix: --reindex starts afresh.
+            Err(_) if args.reindex => {
+                eprintln!(
+                    "{}: built with another encoder; re-embedding only the given recordings",
+                    args.out.display()
+                );
+                Index::new(embedder.dim())?
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot extend {}", args.out.display()));
+            }
+        }
     } else {
         Index::new(embedder.dim())?
     };
