@@ -158,6 +158,10 @@ impl Recognizer {
             });
         }
         let frame_shift_secs = features.frame_shift_secs() * model.config.frame_subsampling as f64;
+        let mut config = config;
+        config.hmm_states = config
+            .hmm_states
+            .or(Some(DecoderConfig::hmm_states_for(frame_shift_secs)));
         // Build one decoder now so configuration errors surface at load time.
         let first = resources.build_decoder(&config)?;
         Ok(Recognizer {

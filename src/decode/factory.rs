@@ -76,8 +76,9 @@ pub struct DecoderConfig {
     pub word_bonus: Option<f32>,
     /// hmm: maximum active tokens per frame. Larger → slower, more accurate.
     pub max_active: usize,
-    /// hmm with priors: states per phone (1–3).
-    pub hmm_states: usize,
+    /// hmm with priors: states per phone (1–3); `None` = [`DecoderConfig::hmm_states_for`]
+    /// the model's frame rate where known (the recognizer), else 3.
+    pub hmm_states: Option<usize>,
     /// hmm with priors: self-loop probability of each HMM state.
     pub self_loop_prob: f32,
     /// hmm with priors: acoustic scale applied to log(posterior / prior).
@@ -108,6 +109,15 @@ impl DecoderConfig {
     }
 }
 
+impl DecoderConfig {
+    /// States per phone HMM for frames `frame_shift_secs` apart: 3 for 10 ms frames
+    /// (the classic topology, ≥ 30 ms per phone), 1 for subsampled frames (≥ 20 ms),
+    /// where three states would forbid the short phones of fast speech.
+    pub fn hmm_states_for(frame_shift_secs: f64) -> usize {
+        if frame_shift_secs >= 0.02 { 1 } else { 3 }
+    }
+}
+
 impl Default for DecoderConfig {
     fn default() -> Self {
         DecoderConfig {
@@ -117,7 +127,7 @@ impl Default for DecoderConfig {
             lm_weight: None,
             word_bonus: None,
             max_active: 7000,
-            hmm_states: 3,
+            hmm_states: None,
             self_loop_prob: 0.5,
             acoustic_scale: 1.0,
             prior_scale: 1.0,
@@ -312,7 +322,7 @@ where
         DecoderKind::Hmm => {
             let topology = if hybrid {
                 HmmTopology::LeftToRight {
-                    num_states: config.hmm_states,
+                    num_states: config.hmm_states.unwrap_or(3),
                     self_loop_prob: config.self_loop_prob,
                 }
             } else {

@@ -43,6 +43,13 @@ pub struct BenchArgs {
     /// Word insertion bonus in nats (default: each decoder's own).
     #[arg(long, allow_negative_numbers = true)]
     word_bonus: Option<f32>,
+    /// hmm with priors (hybrid): states per phone (default 1 for frames of 20 ms or
+    /// more, else 3).
+    #[arg(long)]
+    hmm_states: Option<usize>,
+    /// hmm with priors (hybrid): acoustic scale of log(posterior / prior).
+    #[arg(long, default_value_t = 1.0)]
+    acoustic_scale: f32,
     /// Use at most this many utterances (0 = all).
     #[arg(long, default_value_t = 0)]
     limit: usize,
@@ -233,6 +240,10 @@ pub fn run(args: BenchArgs, quiet: bool) -> anyhow::Result<()> {
         beam,
         lm_weight: args.lm_weight,
         word_bonus: args.word_bonus,
+        hmm_states: args
+            .hmm_states
+            .or(Some(DecoderConfig::hmm_states_for(rec.frame_shift_secs()))),
+        acoustic_scale: args.acoustic_scale,
         ..Default::default()
     };
     let mut rows = Vec::new();

@@ -53,9 +53,10 @@ pub struct DecodeArgs {
     /// hmm: maximum active tokens per frame.
     #[arg(long, default_value_t = 7000)]
     max_active: usize,
-    /// hmm with priors: states per phone (1-3).
-    #[arg(long, default_value_t = 3)]
-    hmm_states: usize,
+    /// hmm with priors: states per phone (1-3; default 1 for frames of 20 ms or more,
+    /// else 3).
+    #[arg(long)]
+    hmm_states: Option<usize>,
     /// hmm with priors: acoustic scale applied to log(posterior / prior).
     #[arg(long, default_value_t = 1.0)]
     acoustic_scale: f32,
@@ -97,7 +98,9 @@ pub fn run(args: DecodeArgs, _quiet: bool) -> anyhow::Result<()> {
         lm_weight: args.lm_weight,
         word_bonus: args.word_bonus,
         max_active: args.max_active,
-        hmm_states: args.hmm_states,
+        hmm_states: args.hmm_states.or(Some(DecoderConfig::hmm_states_for(
+            args.frame_shift_ms / 1000.0,
+        ))),
         acoustic_scale: args.acoustic_scale,
         nbest: args.nbest,
         ..Default::default()
