@@ -83,6 +83,9 @@ fn encoder() -> &'static PathBuf {
             "2",
             "--batch-size",
             "8",
+            "--pairs",
+            "--jitter-secs",
+            "0.03",
             "--out",
             &s(&enc),
         ]));

@@ -104,6 +104,12 @@ pub struct TrainEncoderArgs {
     /// Continue from OUT.ckpt/.
     #[arg(long)]
     resume: bool,
+    /// Boundary jitter: each training segment's start and end move by a random amount
+    /// in [−J, J] seconds (seeded), and the decoder must still rebuild the word as cut
+    /// exactly (or its partner, with --pairs), so vectors tolerate the inexact
+    /// boundaries of the index windows (0 = off).
+    #[arg(long, default_value_t = 0.0)]
+    jitter_secs: f64,
     /// Random seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -112,19 +118,39 @@ pub struct TrainEncoderArgs {
     threads: usize,
 }
 
-/// A word segment: the word, its voice and its frames `[frames, dim]`.
-type Segment = (String, String, Array2<f32>);
+/// A word segment: the word, its voice, its frames `[frames, dim]` as aligned, and
+/// the frames the encoder reads (the same, or cut with jittered boundaries).
+type Segment = (String, String, Array2<f32>, Array2<f32>);
+
+/// Seed stream of the boundary jitter of utterance `i`.
+const JITTER_STREAM: u64 = 0x4A17_7E50_0000_0000;
 
 /// Word segments of a manifest's utterances.
+/// How [`segments`] cuts words.
+struct CutOptions {
+    /// Shortest word, in phones.
+    min_phones: usize,
+    /// Boundary jitter of the encoder's input, seconds (0 = exact cuts).
+    jitter_secs: f64,
+    seed: u64,
+    threads: usize,
+    quiet: bool,
+}
+
 fn segments(
     manifest: &Manifest,
     indices: &[usize],
     lexicon: &Lexicon,
     frontend: &Frontend,
-    min_phones: usize,
-    threads: usize,
-    quiet: bool,
+    opts: &CutOptions,
 ) -> anyhow::Result<Vec<Segment>> {
+    let CutOptions {
+        min_phones,
+        jitter_secs,
+        seed,
+        threads,
+        quiet,
+    } = *opts;
     use rayon::prelude::*;
     let shift = frontend.frame_shift_secs();
     let bar = crate::util::progress_bar(indices.len() as u64, quiet);
@@ -146,6 +172,12 @@ fn segments(
                     .with_context(|| format!("reading {}", path.display()))?;
                 let n = frames.nrows();
                 let mut out = Vec::new();
+                let mut rng = Rng::fork(seed ^ JITTER_STREAM, i as u64);
+                let jitter = jitter_secs / shift;
+                let mut moved = |x: usize| -> usize {
+                    let d = rng.uniform_range(-jitter, jitter).round();
+                    (x as f64 + d).clamp(0.0, n as f64) as usize
+                };
                 for w in words
                     .iter()
                     .filter(|w| w.num_phones >= min_phones && w.mismatch <= 0.5)
@@ -154,7 +186,14 @@ fn segments(
                     let b = ((w.end / shift).ceil() as usize).clamp(a, n);
                     if b - a >= 2 {
                         let voice = u.speaker.clone().unwrap_or_else(|| u.id.clone());
-                        out.push((w.word.clone(), voice, frames.slice(s![a..b, ..]).to_owned()));
+                        let exact = frames.slice(s![a..b, ..]).to_owned();
+                        let (ja, jb) = (moved(a), moved(b));
+                        let input = if jitter > 0.0 && jb >= ja + 2 {
+                            frames.slice(s![ja..jb, ..]).to_owned()
+                        } else {
+                            exact.clone()
+                        };
+                        out.push((w.word.clone(), voice, exact, input));
                     }
                 }
                 bar.inc(1);
@@ -200,9 +239,13 @@ pub fn run(args: TrainEncoderArgs, quiet: bool) -> anyhow::Result<()> {
         &pick,
         &lexicon,
         &frontend,
-        args.min_phones,
-        args.threads,
-        quiet,
+        &CutOptions {
+            min_phones: args.min_phones,
+            jitter_secs: args.jitter_secs,
+            seed: args.seed,
+            threads: args.threads,
+            quiet,
+        },
     )?;
     let dev_segs = match &args.dev {
         Some(d) => {
@@ -213,9 +256,13 @@ pub fn run(args: TrainEncoderArgs, quiet: bool) -> anyhow::Result<()> {
                 &idx,
                 &lexicon,
                 &frontend,
-                args.min_phones,
-                args.threads,
-                quiet,
+                &CutOptions {
+                    min_phones: args.min_phones,
+                    jitter_secs: 0.0,
+                    seed: args.seed,
+                    threads: args.threads,
+                    quiet,
+                },
             )?
         }
         None => {
@@ -225,8 +272,27 @@ pub fn run(args: TrainEncoderArgs, quiet: bool) -> anyhow::Result<()> {
         }
     };
     let dev_segs: Vec<Array2<f32>> = dev_segs.into_iter().map(|x| x.2).collect();
-    let targets: Option<Vec<Array2<f32>>> = args.pairs.then(|| partners(&segs, &mut rng));
-    let segs: Vec<Array2<f32>> = segs.into_iter().map(|x| x.2).collect();
+    if !(0.0..=0.5).contains(&args.jitter_secs) {
+        bail!("--jitter-secs {} must be in [0, 0.5]", args.jitter_secs);
+    }
+    let targets: Option<Vec<Array2<f32>>> = if args.pairs {
+        let (t, paired) = partners(&segs, &mut rng);
+        eprintln!(
+            "{paired} of {} segments paired with another instance of their word",
+            segs.len()
+        );
+        Some(t)
+    } else if args.jitter_secs > 0.0 {
+        // The exact cut, time-warped to the jittered input's length.
+        Some(
+            segs.iter()
+                .map(|x| resample_frames(x.2.view(), x.3.nrows()))
+                .collect(),
+        )
+    } else {
+        None
+    };
+    let segs: Vec<Array2<f32>> = segs.into_iter().map(|x| x.3).collect();
     if segs.is_empty() {
         bail!(
             "no word segments in {} (are there \"alignment\" fields?)",
@@ -234,13 +300,6 @@ pub fn run(args: TrainEncoderArgs, quiet: bool) -> anyhow::Result<()> {
         );
     }
     let frames: usize = segs.iter().map(|a| a.nrows()).sum();
-    if let Some(t) = &targets {
-        let paired = t.iter().zip(&segs).filter(|(a, b)| a != b).count();
-        eprintln!(
-            "{paired} of {} segments paired with another instance of their word",
-            segs.len()
-        );
-    }
     eprintln!(
         "{} training segments ({} frames, {:.1} frames each), {} dev segments, {}-dim {} frames every {:.0} ms ({:.1} s)",
         segs.len(),
@@ -347,16 +406,18 @@ pub fn run(args: TrainEncoderArgs, quiet: bool) -> anyhow::Result<()> {
 }
 
 /// For each segment, another instance of the same word (a different voice when
-/// one exists), resampled to the segment's length; the segment itself when its
-/// word occurs once.
-fn partners(segs: &[Segment], rng: &mut Rng) -> Vec<Array2<f32>> {
+/// one exists, as aligned), resampled to the length of the segment's input; the
+/// segment's own exact cut when its word occurs once.
+fn partners(segs: &[Segment], rng: &mut Rng) -> (Vec<Array2<f32>>, usize) {
     let mut by_word: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, (w, _, _)) in segs.iter().enumerate() {
+    for (i, (w, _, _, _)) in segs.iter().enumerate() {
         by_word.entry(w.as_str()).or_default().push(i);
     }
-    segs.iter()
+    let mut paired = 0;
+    let targets = segs
+        .iter()
         .enumerate()
-        .map(|(i, (w, voice, x))| {
+        .map(|(i, (w, voice, exact, input))| {
             let same = &by_word[w.as_str()];
             let other_voice: Vec<usize> = same
                 .iter()
@@ -369,12 +430,14 @@ fn partners(segs: &[Segment], rng: &mut Rng) -> Vec<Array2<f32>> {
                 other_voice
             };
             if others.is_empty() {
-                return x.clone();
+                return resample_frames(exact.view(), input.nrows());
             }
             let j = others[rng.below(others.len())];
-            resample_frames(segs[j].2.view(), x.nrows())
+            paired += 1;
+            resample_frames(segs[j].2.view(), input.nrows())
         })
-        .collect()
+        .collect();
+    (targets, paired)
 }
 
 /// Where checkpoints of `out` go: `OUT.ckpt/` next to it.
