@@ -182,13 +182,28 @@ fn run_decoder(
 /// Runs `hark bench`.
 pub fn run(args: BenchArgs, quiet: bool) -> anyhow::Result<()> {
     let dir = crate::model_dir::resolve(args.model.as_deref())?;
-    let kinds: Vec<DecoderKind> = args
+    let mut kinds: Vec<DecoderKind> = args
         .decoders
         .iter()
         .map(|d| d.parse::<DecoderKind>())
         .collect::<hark::Result<_>>()?;
-    let rec = Recognizer::load(&dir, DecoderConfig::default())
+    // Greedy decoding works with every model; the others are checked below.
+    let greedy = DecoderConfig {
+        kind: DecoderKind::Greedy,
+        ..Default::default()
+    };
+    let rec = Recognizer::load(&dir, greedy)
         .with_context(|| format!("loading model {}", dir.display()))?;
+    if rec.resources().tokens.blank().is_none() && kinds.contains(&DecoderKind::Beam) {
+        eprintln!(
+            "{}: frame-level (ce) model: the beam decoder (CTC) is skipped",
+            dir.display()
+        );
+        kinds.retain(|&k| k != DecoderKind::Beam);
+    }
+    if kinds.is_empty() {
+        bail!("no decoder left to run on {}", dir.display());
+    }
     let manifest = Manifest::load(&args.manifest)?;
     let mut utts = manifest.utterances.clone();
     if args.limit > 0 {
