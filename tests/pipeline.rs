@@ -220,7 +220,7 @@ fn train_then_transcribe_yesno() {
 /// The committed default bundle (`models/default`, found without `--model`) gets the
 /// sample files in `audio/` right, word for word, with every decoder that uses words.
 #[test]
-fn default_model_transcribes_the_samples() {
+fn default_and_hybrid_models_transcribe_the_samples() {
     let audio = repo_root().join("audio");
     let expected = [
         ("digits_3719.wav", "three seven one nine"),
@@ -228,14 +228,19 @@ fn default_model_transcribes_the_samples() {
         ("stop.wav", "stop"),
         ("yes.wav", "yes"),
     ];
-    for decoder in ["beam", "hmm"] {
-        let out = hark(&[
-            "transcribe",
-            "--quiet",
-            "--decoder",
-            decoder,
-            &audio.to_string_lossy(),
-        ]);
+    let hybrid = repo_root().join("models/hybrid");
+    // The default CTC model with both of its word decoders, and the frame-level
+    // (cross-entropy) model with the hybrid HMM decoder.
+    for (model, decoder) in [(None, "beam"), (None, "hmm"), (Some(&hybrid), "hmm")] {
+        let mut args = vec!["transcribe", "--quiet", "--decoder", decoder];
+        let m = model.map(|m| m.to_string_lossy().into_owned());
+        if let Some(m) = &m {
+            args.extend(["--model", m]);
+        }
+        let a = audio.to_string_lossy();
+        args.push(&a);
+        let out = hark(&args);
+        let decoder = format!("{decoder} ({})", m.as_deref().unwrap_or("default"));
         assert!(
             out.status.success(),
             "{decoder}: {}",
