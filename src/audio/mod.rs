@@ -76,7 +76,14 @@ pub fn read_audio(path: &Path) -> Result<Waveform> {
             samples: w.read_block(usize::MAX)?,
             sample_rate: w.sample_rate,
         },
-        Opened::Decoded(wave) => wave,
+        Opened::Flac(mut f) => {
+            let mut samples = Vec::with_capacity(f.num_frames.unwrap_or(0).min(1 << 28) as usize);
+            while f.read_block(1 << 20, &mut samples)? > 0 {}
+            Waveform {
+                samples,
+                sample_rate: f.sample_rate,
+            }
+        }
     };
     if wave.samples.is_empty() {
         return Err(Error::Audio {
@@ -116,13 +123,13 @@ pub(crate) fn check_samples(path: &Path, first: u64, samples: &[f32]) -> Result<
     })
 }
 
-/// A file whose header has been checked: a WAV ready to be read, or decoded FLAC.
+/// A file whose header has been checked, ready to be read block by block.
 pub(crate) enum Opened {
     Wav(wav::WavSource),
-    Decoded(Waveform),
+    Flac(Box<flac::FlacSource>),
 }
 
-/// Recognises the format from the first bytes and opens (WAV) or decodes (FLAC).
+/// Recognises the format from the first bytes and opens the file.
 pub(crate) fn open_wav_or_decode(path: &Path) -> Result<Opened> {
     let bad = |msg: String| Error::Audio {
         path: path.to_path_buf(),
@@ -139,11 +146,7 @@ pub(crate) fn open_wav_or_decode(path: &Path) -> Result<Opened> {
         return Err(bad("empty file (0 bytes), not a WAV or FLAC file".into()));
     }
     if got >= 4 && &magic[..4] == b"fLaC" {
-        let wave = flac::read_flac(path, file)?;
-        if wave.samples.is_empty() {
-            return Err(bad("contains zero samples".into()));
-        }
-        Ok(Opened::Decoded(wave))
+        Ok(Opened::Flac(Box::new(flac::FlacSource::open(path, file)?)))
     } else if got >= 4
         && (&magic[..4] == b"RIFF" || &magic[..4] == b"RIFX" || &magic[..4] == b"RF64")
     {

@@ -1,8 +1,9 @@
 //! Block-by-block reading of long recordings, and cutting them into pieces at
 //! their quietest moments.
 //!
-//! [`AudioStream`] reads a WAV file a block at a time (FLAC is decoded whole, then
-//! handed out in blocks), so an hour of audio never sits in memory at once.
+//! [`AudioStream`] reads a WAV or FLAC file a block at a time (a FLAC file whose
+//! header does not state its length is decoded whole first), so an hour of audio
+//! never sits in memory at once.
 //! [`Chunker`] turns a stream into pieces of at most
 //! [`ChunkConfig::max_chunk_secs`], each cut in the middle of the first pause (a
 //! quiet stretch of at least [`ChunkConfig::min_silence_ms`]) after
@@ -11,6 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::flac::FlacSource;
 use super::wav::WavSource;
 use super::{SAMPLE_RATE_HZ, Waveform};
 use crate::error::{Error, Result};
@@ -26,6 +28,7 @@ pub struct AudioStream {
 
 enum Source {
     Wav(Box<WavSource>),
+    Flac(Box<FlacSource>),
     Decoded(Vec<f32>),
 }
 
@@ -42,16 +45,23 @@ impl std::fmt::Debug for AudioStream {
 
 impl AudioStream {
     /// Opens a WAV or FLAC file and checks its header (the same checks, and the
-    /// same errors, as [`read_audio`](super::read_audio)). WAV samples are read
-    /// later, block by block; FLAC is decoded here.
+    /// same errors, as [`read_audio`](super::read_audio)). Samples are read later,
+    /// block by block; a FLAC file whose header does not state its length is
+    /// decoded here, to know its duration.
     pub fn open(path: &Path) -> Result<Self> {
         let (sample_rate, num_samples, source) = match super::open_wav_or_decode(path)? {
             super::Opened::Wav(w) => (w.sample_rate, w.num_frames, Source::Wav(Box::new(w))),
-            super::Opened::Decoded(wave) => (
-                wave.sample_rate,
-                wave.samples.len() as u64,
-                Source::Decoded(wave.samples),
-            ),
+            super::Opened::Flac(f) => match f.num_frames {
+                Some(n) => (f.sample_rate, n, Source::Flac(f)),
+                None => {
+                    let wave = super::read_audio(path)?;
+                    (
+                        wave.sample_rate,
+                        wave.samples.len() as u64,
+                        Source::Decoded(wave.samples),
+                    )
+                }
+            },
         };
         Ok(AudioStream {
             path: path.to_path_buf(),
@@ -77,6 +87,12 @@ impl AudioStream {
         self.num_samples as f64 / self.sample_rate as f64
     }
 
+    /// Whether samples come from the file block by block (not decoded up front).
+    #[cfg(test)]
+    pub(crate) fn reads_blocks(&self) -> bool {
+        !matches!(self.source, Source::Decoded(_))
+    }
+
     /// The file being read.
     pub fn path(&self) -> &Path {
         &self.path
@@ -88,6 +104,9 @@ impl AudioStream {
         let start = out.len();
         match &mut self.source {
             Source::Wav(w) => out.extend(w.read_block(max_samples)?),
+            Source::Flac(f) => {
+                f.read_block(max_samples, out)?;
+            }
             Source::Decoded(all) => {
                 let from = self.samples_read as usize;
                 let to = from.saturating_add(max_samples).min(all.len());

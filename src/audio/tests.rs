@@ -236,3 +236,53 @@ fn corrupted_flac_never_panics() {
         let _ = read_audio(&p);
     }
 }
+
+#[test]
+fn flac_streams_in_blocks_equal_to_the_whole_file() {
+    for name in ["speech.flac", "speech-44k1-stereo-24bit.flac"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/features")
+            .join(name);
+        let whole = read_audio(&path).unwrap();
+        let mut stream = AudioStream::open(&path).unwrap();
+        assert!(stream.reads_blocks(), "{name}: decoded up front");
+        assert_eq!(stream.sample_rate(), whole.sample_rate);
+        assert_eq!(stream.num_samples(), whole.samples.len() as u64, "{name}");
+        let mut blocks = Vec::new();
+        // Odd block sizes cross FLAC packet boundaries.
+        for size in [1usize, 7, 1000, 4095, 4097, 100_000].iter().cycle() {
+            if stream.read(*size, &mut blocks).unwrap() == 0 {
+                break;
+            }
+        }
+        assert_eq!(blocks, whole.samples, "{name}");
+    }
+}
+
+#[test]
+fn corrupted_flac_stream_never_panics() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/features/speech.flac");
+    let orig = std::fs::read(src).unwrap();
+    let d = tmp("flacstream");
+    let p = d.join("s.flac");
+    let mut rng = crate::rng::Rng::new(11);
+    for i in 0..100 {
+        let mut b = orig.clone();
+        for _ in 0..1 + rng.below(8) {
+            let k = rng.below(b.len());
+            b[k] = rng.below(256) as u8;
+        }
+        if i % 3 == 0 {
+            b.truncate(4 + rng.below(b.len() - 4));
+        }
+        std::fs::write(&p, &b).unwrap();
+        if let Ok(mut s) = AudioStream::open(&p) {
+            let mut out = Vec::new();
+            while let Ok(n) = s.read(4096, &mut out) {
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+    }
+}
