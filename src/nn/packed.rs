@@ -34,9 +34,20 @@ impl<T: Float> PackedRhs<T> {
         let (k, n) = b.dim();
         let panels = n.div_ceil(NR);
         let mut data = vec![T::zero(); panels * k * NR];
-        for (l, row) in b.rows().into_iter().enumerate() {
-            for (col, &v) in row.iter().enumerate() {
-                data[((col / NR) * k + l) * NR + col % NR] = v;
+        // Read `b` in its memory order: a transposed weight (`w.t()`, the usual case)
+        // is walked column by column, which are the contiguous rows of `w`.
+        if b.strides()[0] == 1 && k > 1 {
+            for (col, column) in b.columns().into_iter().enumerate() {
+                let (panel, lane) = (col / NR, col % NR);
+                for (l, &v) in column.iter().enumerate() {
+                    data[(panel * k + l) * NR + lane] = v;
+                }
+            }
+        } else {
+            for (l, row) in b.rows().into_iter().enumerate() {
+                for (col, &v) in row.iter().enumerate() {
+                    data[((col / NR) * k + l) * NR + col % NR] = v;
+                }
             }
         }
         PackedRhs { k, n, data }
@@ -246,6 +257,9 @@ mod tests {
         let w: Array2<T> = init::uniform((n, k), 1.0, &mut rng); // used transposed
         let c0: Array2<T> = init::uniform((m, n), 1.0, &mut rng);
         let packed = PackedRhs::new(&w.t());
+        // Both read orders (strided view, standard layout) pack identically.
+        let standard = w.t().as_standard_layout().into_owned();
+        assert_eq!(packed, PackedRhs::new(&standard.view()));
         let mut c = c0.clone();
         packed.mul_add(&mut c.view_mut(), &a.view());
         for i in 0..m {

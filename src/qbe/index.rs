@@ -77,6 +77,51 @@ pub struct Index {
     entries: Vec<Entry>,
     storage: Storage,
     embedder_id: u64,
+    /// 8-bit copy of the vectors for fast scanning, when built.
+    fast: Option<Quantized>,
+}
+
+/// Vectors quantised to 8 bits: vector `i` ≈ `scales[i] · codes[i·dim..(i+1)·dim]`.
+#[derive(Debug)]
+struct Quantized {
+    codes: Vec<i8>,
+    scales: Vec<f32>,
+}
+
+/// Symmetric 8-bit quantisation of one vector: codes in −127..=127 and the scale.
+fn quantize_into(v: &[f32], codes: &mut Vec<i8>) -> f32 {
+    let max = v.iter().fold(0f32, |m, &x| m.max(x.abs()));
+    if max == 0.0 {
+        codes.extend(std::iter::repeat_n(0, v.len()));
+        return 0.0;
+    }
+    let inv = 127.0 / max;
+    codes.extend(
+        v.iter()
+            .map(|&x| (x * inv).round().clamp(-127.0, 127.0) as i8),
+    );
+    max / 127.0
+}
+
+/// Integer dot product of two code vectors (widened to i32 in blocks of 16, which
+/// the compiler turns into SIMD multiply-adds).
+fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0i32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail: i32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(&x, &y)| x as i32 * y as i32)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for j in 0..16 {
+            acc[j] += x[j] as i32 * y[j] as i32;
+        }
+    }
+    acc.iter().sum::<i32>() + tail
 }
 
 /// FNV-1a 64 offset basis: the hash of no bytes.
@@ -107,6 +152,7 @@ impl Index {
             entries: Vec::new(),
             storage: Storage::Owned(Vec::new()),
             embedder_id: 0,
+            fast: None,
         })
     }
 
@@ -160,7 +206,27 @@ impl Index {
         }
     }
 
+    /// Builds an 8-bit copy of the vectors (a quarter of their memory) that
+    /// [`Index::search`] then scans instead of the float vectors, re-scoring only the
+    /// best candidates exactly: worth it when one loaded index answers many queries
+    /// (the scan is memory-bound). Dropped when the index changes.
+    pub fn build_fast_search(&mut self) {
+        let mut codes = Vec::with_capacity(self.entries.len() * self.dim);
+        let scales = self
+            .vectors()
+            .chunks_exact(self.dim)
+            .map(|v| quantize_into(v, &mut codes))
+            .collect();
+        self.fast = Some(Quantized { codes, scales });
+    }
+
+    /// Whether [`Index::build_fast_search`] is in effect.
+    pub fn has_fast_search(&self) -> bool {
+        self.fast.is_some()
+    }
+
     fn make_owned(&mut self) {
+        self.fast = None;
         if let Storage::Mapped { .. } = self.storage {
             let v = self.vectors().to_vec();
             self.storage = Storage::Owned(v);
@@ -406,6 +472,7 @@ impl Index {
             entries,
             storage,
             embedder_id,
+            fast: None,
         };
         if index.vectors().iter().any(|v| !v.is_finite()) {
             return Err(bad("non-finite value in the vectors".into()));
@@ -433,38 +500,57 @@ impl Index {
         let inv = if norm > 0.0 { (1.0 / norm) as f32 } else { 0.0 };
         let q: Vec<f32> = query.iter().map(|&x| x * inv).collect();
         let vecs = self.vectors();
-        let scored: Vec<(f32, usize)> = vecs
-            .chunks_exact(self.dim)
-            .enumerate()
-            .map(|(i, v)| (dot(&q, v), i))
-            .collect();
+        let exact = |i: usize| dot(&q, &vecs[i * self.dim..(i + 1) * self.dim]);
+        let mut cands: Vec<(f32, usize)> = match &self.fast {
+            None => (0..self.entries.len()).map(|i| (exact(i), i)).collect(),
+            Some(fast) => {
+                let mut qc = Vec::with_capacity(self.dim);
+                let qs = quantize_into(&q, &mut qc);
+                fast.codes
+                    .chunks_exact(self.dim)
+                    .zip(&fast.scales)
+                    .enumerate()
+                    .map(|(i, (c, &s))| (qs * s * dot_i8(&qc, c) as f32, i))
+                    .collect()
+            }
+        };
         let better = |a: &(f32, usize), b: &(f32, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
         // Only the best candidates are sorted (a linear-time selection first); when
-        // suppression leaves fewer than k hits among them, the pool grows.
+        // suppression leaves fewer than k hits among them, the pool grows (selection
+        // permutes `cands` but keeps its contents, so it can be redone).
         let mut pool = (k.saturating_mul(32)).max(256);
         let hits = loop {
-            let mut cands = scored.clone();
-            if pool < cands.len() {
-                cands.select_nth_unstable_by(pool - 1, better);
-                cands.truncate(pool);
+            let n = pool.min(cands.len());
+            if n > 0 && n < cands.len() {
+                cands.select_nth_unstable_by(n - 1, better);
             }
-            cands.sort_by(better);
+            // With the 8-bit scan, approximate scores chose the pool; it is ranked by
+            // exact ones (kept apart, so a grown pool is chosen consistently).
+            let mut top: Vec<(f32, usize)> = if self.fast.is_some() {
+                cands[..n].iter().map(|&(_, i)| (exact(i), i)).collect()
+            } else {
+                cands[..n].to_vec()
+            };
+            top.sort_by(better);
+            // Kept hits per file, for suppression within a file only.
+            let mut kept: std::collections::HashMap<u32, Vec<(f32, f32)>> =
+                std::collections::HashMap::new();
             let mut hits: Vec<(Entry, f32)> = Vec::new();
-            for &(score, i) in &cands {
+            for &(score, i) in &top {
                 if hits.len() >= k {
                     break;
                 }
                 let e = self.entries[i];
-                let suppressed = hits.iter().any(|(h, _)| {
-                    h.file_id == e.file_id
-                        && overlap_fraction((h.start_s, h.end_s), (e.start_s, e.end_s))
-                            > max_overlap
-                });
+                let spans = kept.entry(e.file_id).or_default();
+                let suppressed = spans
+                    .iter()
+                    .any(|&h| overlap_fraction(h, (e.start_s, e.end_s)) > max_overlap);
                 if !suppressed {
+                    spans.push((e.start_s, e.end_s));
                     hits.push((e, score));
                 }
             }
-            if hits.len() >= k || pool >= scored.len() {
+            if hits.len() >= k || n >= cands.len() {
                 break hits;
             }
             pool = pool.saturating_mul(4);
@@ -481,20 +567,25 @@ impl Index {
     }
 }
 
-/// Dot product with four independent accumulators (lets the compiler vectorise).
+/// Dot product with eight independent accumulators over exact chunks (no bounds
+/// checks in the loop, so the compiler vectorises it).
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
     let mut acc = [0f32; 8];
-    let chunks = a.len() / 8;
-    for c in 0..chunks {
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
         for j in 0..8 {
-            acc[j] += a[c * 8 + j] * b[c * 8 + j];
+            acc[j] += x[j] * y[j];
         }
     }
-    let mut s: f32 = acc.iter().sum();
-    for i in chunks * 8..a.len() {
-        s += a[i] * b[i];
-    }
-    s
+    acc.iter().sum::<f32>() + tail
 }
 
 /// Overlap of two spans as a fraction of the shorter one (0 when disjoint).
@@ -661,6 +752,51 @@ mod tests {
                 assert_eq!(g.file, ix.files()[w.file_id as usize]);
             }
         }
+    }
+
+    #[test]
+    fn int8_codes_by_hand() {
+        let mut c = Vec::new();
+        let s = quantize_into(&[0.5, -0.25, 0.0, 1.0], &mut c);
+        assert_eq!(c, vec![64, -32, 0, 127]); // 63.5 rounds away from zero
+        assert!((s - 1.0 / 127.0).abs() < 1e-9);
+        assert_eq!(dot_i8(&[1, -2, 3], &[4, 5, -6]), 4 - 10 - 18);
+        let a: Vec<i8> = (0..37).map(|i| (i * 7 % 255 - 127) as i8).collect();
+        let want: i32 = a.iter().map(|&x| x as i32 * x as i32).sum();
+        assert_eq!(dot_i8(&a, &a), want);
+        let mut z = Vec::new();
+        assert_eq!(quantize_into(&[0.0, 0.0], &mut z), 0.0);
+        assert_eq!(z, vec![0, 0]);
+    }
+
+    #[test]
+    fn fast_search_equals_exact_search() {
+        let mut rng = crate::rng::Rng::new(9);
+        let dim = 64;
+        let mut ix = Index::new(dim).unwrap();
+        for f in 0..20 {
+            let n = 150;
+            let spans: Vec<(f32, f32)> = (0..n)
+                .map(|i| (i as f32 * 0.06, i as f32 * 0.06 + 0.5))
+                .collect();
+            let vecs: Vec<f32> = (0..n * dim).map(|_| rng.normal() as f32).collect();
+            ix.add_file(&format!("f{f}.wav"), &spans, &vecs).unwrap();
+        }
+        let queries: Vec<Vec<f32>> = (0..10)
+            .map(|_| (0..dim).map(|_| rng.normal() as f32).collect())
+            .collect();
+        let exact: Vec<_> = queries
+            .iter()
+            .map(|q| ix.search(q, 30, 0.2).unwrap())
+            .collect();
+        ix.build_fast_search();
+        assert!(ix.has_fast_search());
+        for (q, want) in queries.iter().zip(&exact) {
+            assert_eq!(&ix.search(q, 30, 0.2).unwrap(), want);
+        }
+        // Changing the index drops the 8-bit copy.
+        ix.remove_file("f0.wav");
+        assert!(!ix.has_fast_search());
     }
 
     #[test]

@@ -3,7 +3,6 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Instant;
 
 use anyhow::{Context, bail};
 use hark::decode::{DecoderConfig, DecoderKind};
@@ -86,40 +85,6 @@ fn peak_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-/// CPU seconds used so far by the calling thread (Linux `/proc/thread-self/schedstat`,
-/// nanoseconds on the CPU); `None` where that file does not exist.
-fn thread_cpu_secs() -> Option<f64> {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let ns: f64 = s.split_whitespace().next()?.parse().ok()?;
-    Some(ns * 1e-9)
-}
-
-/// A stopwatch over the calling thread's CPU time, falling back to wall time where
-/// the kernel does not report it.
-struct CpuClock {
-    cpu: Option<f64>,
-    wall: Instant,
-}
-
-impl CpuClock {
-    fn start() -> Self {
-        CpuClock {
-            cpu: thread_cpu_secs(),
-            wall: Instant::now(),
-        }
-    }
-
-    /// (CPU seconds, wall seconds) since `start`.
-    fn elapsed(&self) -> (f64, f64) {
-        let wall = self.wall.elapsed().as_secs_f64();
-        let cpu = match (self.cpu, thread_cpu_secs()) {
-            (Some(a), Some(b)) => b - a,
-            _ => wall,
-        };
-        (cpu, wall)
-    }
-}
-
 /// Error rates and speed of one decoder setting over the staged posteriors.
 struct DecoderRun {
     per: ErrorStats,
@@ -146,7 +111,7 @@ fn run_decoder(
     };
     for (u, st) in utts.iter().zip(staged) {
         let d = res.decodable(config, st.post.clone())?;
-        let clock = CpuClock::start();
+        let clock = crate::util::CpuClock::start();
         let hyps = decoder.decode(d.as_ref());
         let (cpu, wall) = clock.elapsed();
         run.cpu += cpu;
@@ -220,10 +185,10 @@ pub fn run(args: BenchArgs, quiet: bool) -> anyhow::Result<()> {
         .map(|u| {
             let path = manifest.audio_path(u);
             let wave = hark::audio::load_16k(&path)?;
-            let c0 = CpuClock::start();
+            let c0 = crate::util::CpuClock::start();
             let feats = rec.features(&wave.samples)?;
             let (feat_cpu, feat_wall) = c0.elapsed();
-            let c1 = CpuClock::start();
+            let c1 = crate::util::CpuClock::start();
             let post = rec.model().log_posteriors(&feats)?;
             let (net_cpu, net_wall) = c1.elapsed();
             bar.inc(1);

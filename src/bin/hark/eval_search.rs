@@ -1,5 +1,7 @@
 //! `hark eval-search`: MAP, P@10, P@N and query latency of the embedding search and
-//! of the subsequence-DTW baselines on a query-by-example manifest.
+//! of the subsequence-DTW baselines on a query-by-example manifest. Latencies are
+//! CPU time of the searching thread (wall time when `--threads` > 1 parallelises
+//! the DTW scan), so they hold on a busy machine and mean one core.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
@@ -18,6 +20,7 @@ use serde::Serialize;
 
 use crate::index::{load_embedder, recording_name};
 use crate::model_dir;
+use crate::util::CpuClock;
 
 /// Arguments of `hark eval-search`.
 #[derive(Debug, clap::Args)]
@@ -126,8 +129,14 @@ pub fn run(args: EvalSearchArgs, quiet: bool) -> anyhow::Result<()> {
         bail!("{}: no queries", args.manifest.display());
     }
     let name_of = |p: &str| recording_name(&m.resolve(p));
+    // The embedding search scans an 8-bit copy of the vectors (built once here,
+    // as a search service would at start-up), re-scoring its best candidates exactly.
     let index = match &args.index {
-        Some(p) => Some(Index::load(p)?),
+        Some(p) => {
+            let mut ix = Index::load(p)?;
+            ix.build_fast_search();
+            Some(ix)
+        }
         None => None,
     };
     // The searched recordings.
@@ -187,6 +196,7 @@ pub fn run(args: EvalSearchArgs, quiet: bool) -> anyhow::Result<()> {
                             bar.inc(1);
                         }
                         bar.finish_and_clear();
+                        ix.build_fast_search();
                         Some(ix)
                     }
                 };
@@ -194,12 +204,13 @@ pub fn run(args: EvalSearchArgs, quiet: bool) -> anyhow::Result<()> {
                 let max_overlap = args.max_overlap;
                 let index_ref = index.as_ref();
                 Box::new(move |samples: &[f32]| {
-                    let t0 = Instant::now();
+                    let c0 = CpuClock::start();
                     let frames = embedder.frontend().compute(samples)?;
-                    let t1 = Instant::now();
+                    let fe = c0.elapsed().0;
+                    let c1 = CpuClock::start();
                     let ix = ix.as_ref().or(index_ref).expect("invariant: one index");
                     let hits = embedder.search_frames(ix, &frames, depth, max_overlap)?;
-                    Ok((hits, (t1 - t0).as_secs_f64(), t1.elapsed().as_secs_f64()))
+                    Ok((hits, fe, c1.elapsed().0))
                 })
             }
             "dtw-mfcc" | "dtw-post" => {
@@ -237,9 +248,19 @@ pub fn run(args: EvalSearchArgs, quiet: bool) -> anyhow::Result<()> {
                 let (top, per_file) = (args.top * 3, args.dtw_matches);
                 let pool = &pool;
                 Box::new(move |samples: &[f32]| {
-                    let t0 = Instant::now();
+                    // CPU time on one thread; wall time when the scan is parallel.
+                    let pick = |c: &CpuClock| {
+                        let (cpu, wall) = c.elapsed();
+                        if pool.current_num_threads() > 1 {
+                            wall
+                        } else {
+                            cpu
+                        }
+                    };
+                    let c0 = CpuClock::start();
                     let q = frontend.compute(samples)?;
-                    let t1 = Instant::now();
+                    let fe = pick(&c0);
+                    let c1 = CpuClock::start();
                     let shift = frontend.frame_shift_secs();
                     let hits = if pool.current_num_threads() > 1 {
                         use rayon::prelude::*;
@@ -258,7 +279,7 @@ pub fn run(args: EvalSearchArgs, quiet: bool) -> anyhow::Result<()> {
                     } else {
                         dtw_search(q.view(), &recs, shift, distance, per_file, top)?
                     };
-                    Ok((hits, (t1 - t0).as_secs_f64(), t1.elapsed().as_secs_f64()))
+                    Ok((hits, fe, pick(&c1)))
                 })
             }
             other => bail!("unknown method {other:?} (expected ae, dtw-mfcc or dtw-post)"),

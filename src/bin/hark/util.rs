@@ -22,3 +22,42 @@ pub fn progress_bar(len: u64, quiet: bool) -> indicatif::ProgressBar {
     }
     bar
 }
+
+/// CPU seconds used so far by the calling thread (`CLOCK_THREAD_CPUTIME_ID`, exact
+/// to the nanosecond); `None` where the clock is missing.
+pub fn thread_cpu_secs() -> Option<f64> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the call only writes into it.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    (rc == 0).then_some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
+}
+
+/// A stopwatch over the calling thread's CPU time (what a measurement on one core
+/// means on a shared machine), falling back to wall time where the clock is missing.
+pub struct CpuClock {
+    cpu: Option<f64>,
+    wall: std::time::Instant,
+}
+
+impl CpuClock {
+    /// Starts both clocks.
+    pub fn start() -> Self {
+        CpuClock {
+            cpu: thread_cpu_secs(),
+            wall: std::time::Instant::now(),
+        }
+    }
+
+    /// (CPU seconds, wall seconds) since `start`.
+    pub fn elapsed(&self) -> (f64, f64) {
+        let wall = self.wall.elapsed().as_secs_f64();
+        let cpu = match (self.cpu, thread_cpu_secs()) {
+            (Some(a), Some(b)) => b - a,
+            _ => wall,
+        };
+        (cpu, wall)
+    }
+}
