@@ -71,8 +71,8 @@ pub struct DecoderConfig {
     pub beam_threshold: f32,
     /// LM weight (default 1.0 for both).
     pub lm_weight: Option<f32>,
-    /// Word insertion bonus in nats, negative for a penalty (default −0.5 for beam,
-    /// 0 for hmm).
+    /// Word insertion bonus in nats, negative for a penalty (default −0.5 for both,
+    /// tuned on the dev split).
     pub word_bonus: Option<f32>,
     /// hmm: maximum active tokens per frame. Larger → slower, more accurate.
     pub max_active: usize,
@@ -332,7 +332,7 @@ where
                 beam: config.beam.unwrap_or(DEFAULT_HMM_BEAM),
                 max_active: config.max_active,
                 lm_weight: config.lm_weight.unwrap_or(1.0),
-                word_penalty: config.word_bonus.unwrap_or(0.0),
+                word_penalty: config.word_bonus.unwrap_or(-0.5),
                 topology,
                 nbest,
                 ..Default::default()

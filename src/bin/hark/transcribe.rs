@@ -34,7 +34,7 @@ pub struct TranscribeArgs {
     /// LM weight (default 1.0).
     #[arg(long)]
     lm_weight: Option<f32>,
-    /// Word insertion bonus in nats, negative for a penalty (default −0.5 beam, 0 hmm).
+    /// Word insertion bonus in nats, negative for a penalty (default −0.5).
     #[arg(long, allow_negative_numbers = true)]
     word_bonus: Option<f32>,
     /// Output format.
