@@ -116,6 +116,30 @@ impl Embedder {
         Ok(e.row(0).to_owned())
     }
 
+    /// The vector of a spoken query: the mean of the unit vectors of the query and of
+    /// the query less one frame at its start, at its end, and at both (when at least
+    /// 4 frames remain), so a cut a frame too wide matches like the exact one.
+    pub fn embed_query(&self, frames: &ArrayRef2<f32>) -> Result<Array1<f32>> {
+        let n = frames.nrows();
+        let mut cuts = vec![(0, n)];
+        if n >= 6 {
+            cuts.extend([(1, n), (0, n - 1), (1, n - 1)]);
+        }
+        let views: Vec<_> = cuts
+            .iter()
+            .map(|&(a, b)| frames.slice(s![a..b, ..]))
+            .collect();
+        let e = self.encoder.embed_batch(&views)?;
+        let mut mean = Array1::<f32>::zeros(e.ncols());
+        for row in e.rows() {
+            let norm = row.iter().map(|&x| x * x).sum::<f32>().sqrt();
+            if norm > 0.0 {
+                mean.scaled_add(1.0 / norm, &row);
+            }
+        }
+        Ok(mean)
+    }
+
     /// The candidate windows of a recording of `num_frames` frames as `[start, end)`
     /// frame pairs, grouped by start: every configured length that fits, plus, once
     /// per start, the window clipped at the end of the recording when it is at least
@@ -219,7 +243,7 @@ impl Embedder {
             return Err(Error::Invalid("the query has no frames".into()));
         }
         self.check_index(index)?;
-        let q = self.embed(query)?;
+        let q = self.embed_query(query)?;
         index.search(
             q.as_slice().expect("invariant: fresh array is contiguous"),
             k,
