@@ -71,7 +71,12 @@ impl Waveform {
 /// The format is recognised from the file's first bytes (`RIFF….WAVE` or `fLaC`),
 /// not from its name.
 pub fn read_audio(path: &Path) -> Result<Waveform> {
-    let wave = match open_wav_or_decode(path)? {
+    read_opened(path, open_wav_or_decode(path)?)
+}
+
+/// Reads the rest of an opened file whole, with the checks of [`read_audio`].
+pub(crate) fn read_opened(path: &Path, opened: Opened) -> Result<Waveform> {
+    let wave = match opened {
         Opened::Wav(mut w) => Waveform {
             samples: w.read_block(usize::MAX)?,
             sample_rate: w.sample_rate,

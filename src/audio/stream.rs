@@ -54,7 +54,7 @@ impl AudioStream {
             super::Opened::Flac(f) => match f.num_frames {
                 Some(n) => (f.sample_rate, n, Source::Flac(f)),
                 None => {
-                    let wave = super::read_audio(path)?;
+                    let wave = super::read_opened(path, super::Opened::Flac(f))?;
                     (
                         wave.sample_rate,
                         wave.samples.len() as u64,
