@@ -160,6 +160,7 @@ fn small_chunks() -> hark::audio::ChunkConfig {
         max_chunk_secs: 4.0,
         min_chunk_secs: 1.0,
         min_silence_ms: 400.0,
+        end_pause_ms: 600.0,
     }
 }
 

@@ -78,6 +78,7 @@ pub fn check_audio(data: &[u8]) {
             max_chunk_secs: 0.25,
             min_chunk_secs: 0.1,
             min_silence_ms: 20.0,
+            end_pause_ms: 50.0,
         };
         let stream = hark::audio::AudioStream::open(&path).expect("opened once already");
         let mut chunker = hark::audio::Chunker::new(stream, config).expect("valid config");

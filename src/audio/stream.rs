@@ -5,10 +5,14 @@
 //! header does not state its length is decoded whole first), so an hour of audio
 //! never sits in memory at once.
 //! [`Chunker`] turns a stream into pieces of at most
-//! [`ChunkConfig::max_chunk_secs`], each cut in the middle of the first pause (a
-//! quiet stretch of at least [`ChunkConfig::min_silence_ms`]) after
-//! [`ChunkConfig::min_chunk_secs`], see [`quietest_cut`], and resamples each piece
-//! to 16 kHz. A piece ends where the next begins: no sample is dropped or repeated.
+//! [`ChunkConfig::max_chunk_secs`] and resamples each piece to 16 kHz. A piece ends
+//! in the middle of the first end-of-utterance pause (a quiet stretch of at least
+//! [`ChunkConfig::end_pause_ms`] after some sound, see [`endpoint_cut`]), as an
+//! endpointer would end an utterance; where the piece would outgrow the maximum
+//! first, it is cut in the middle of the first shorter pause (at least
+//! [`ChunkConfig::min_silence_ms`]) after [`ChunkConfig::min_chunk_secs`], see
+//! [`quietest_cut`]. A piece ends where the next begins: no sample is dropped or
+//! repeated.
 
 use std::path::{Path, PathBuf};
 
@@ -133,6 +137,12 @@ pub struct ChunkConfig {
     /// Shortest pause cut at, milliseconds. Larger → fewer cuts inside sentences,
     /// and fewer pauses found.
     pub min_silence_ms: f64,
+    /// A pause of at least this long, milliseconds, ends a piece wherever it falls
+    /// (an utterance boundary, as in Kaldi's endpointing rules): each utterance of a
+    /// recording is then recognised on its own, with no language-model or network
+    /// context carried over from the one before. 0 turns this off (pieces are then
+    /// cut only to stay under `max_chunk_secs`).
+    pub end_pause_ms: f64,
 }
 
 impl Default for ChunkConfig {
@@ -141,12 +151,14 @@ impl Default for ChunkConfig {
             max_chunk_secs: 30.0,
             min_chunk_secs: 2.0,
             min_silence_ms: 200.0,
+            end_pause_ms: 300.0,
         }
     }
 }
 
 impl ChunkConfig {
-    /// Checks that `0 < min_silence_ms / 1000 < min_chunk_secs < max_chunk_secs`.
+    /// Checks that `0 < min_silence_ms / 1000 < min_chunk_secs < max_chunk_secs`
+    /// and `0 <= end_pause_ms / 1000 < max_chunk_secs`.
     pub fn validate(&self) -> Result<()> {
         let ok = self.min_silence_ms > 0.0
             && self.min_silence_ms / 1000.0 < self.min_chunk_secs
@@ -156,6 +168,12 @@ impl ChunkConfig {
             return Err(Error::Config(format!(
                 "chunking needs 0 < min_silence_ms/1000 < min_chunk_secs < max_chunk_secs, got {} ms, {} s, {} s",
                 self.min_silence_ms, self.min_chunk_secs, self.max_chunk_secs
+            )));
+        }
+        if !(self.end_pause_ms >= 0.0 && self.end_pause_ms / 1000.0 < self.max_chunk_secs) {
+            return Err(Error::Config(format!(
+                "chunking needs 0 <= end_pause_ms/1000 < max_chunk_secs, got {} ms, {} s",
+                self.end_pause_ms, self.max_chunk_secs
             )));
         }
         Ok(())
@@ -230,6 +248,59 @@ pub fn quietest_cut(
     ((centre(start) + centre(end)) / 2).clamp(min_len, max_len)
 }
 
+/// Where an utterance ends in `samples` (at `rate` Hz): the middle of the first
+/// pause of at least `window` samples that follows some sound and whose middle
+/// lies at or before `max_len`, or `None` when there is none. A pause is a run of
+/// `window`-sample stretches (slid in 10 ms hops) each at most 6 dB louder than
+/// the quietest such stretch of `samples[..max_len + window]` and 20 dB quieter
+/// than the loudest (so steady sound has no pause), or below −70 dBFS.
+/// Leading silence is no utterance end: the pause must come after a stretch that
+/// is not quiet. Neither is trailing silence: a pause that runs to the end of
+/// `samples` counts only when `more_follows` (more audio is still to be read).
+pub fn endpoint_cut(
+    samples: &[f32],
+    rate: u32,
+    max_len: usize,
+    window: usize,
+    more_follows: bool,
+) -> Option<usize> {
+    let hop = (rate as usize / 100).max(1);
+    let hops_per_window = window.div_ceil(hop).max(1);
+    let hi = (max_len + window).min(samples.len());
+    let energy: Vec<f64> = samples[..hi]
+        .chunks(hop)
+        .map(|c| c.iter().map(|&x| f64::from(x) * f64::from(x)).sum())
+        .collect();
+    if energy.len() <= hops_per_window {
+        return None;
+    }
+    let mut sums = Vec::with_capacity(energy.len() - hops_per_window + 1);
+    let mut s: f64 = energy[..hops_per_window].iter().sum();
+    sums.push(s);
+    for k in hops_per_window..energy.len() {
+        s += energy[k] - energy[k - hops_per_window];
+        sums.push(s.max(0.0));
+    }
+    let quietest = sums.iter().copied().min_by(f64::total_cmp)?;
+    let loudest = sums.iter().copied().max_by(f64::total_cmp)?;
+    let threshold = (quietest * 4.0)
+        .min(loudest / 100.0)
+        .max(SILENCE_FLOOR * (hops_per_window * hop) as f64);
+    let quiet = |k: usize| sums[k] <= threshold;
+    let centre = |k: usize| k * hop + hops_per_window * hop / 2;
+    let sound = (0..sums.len()).find(|&k| !quiet(k))?;
+    let start = (sound..sums.len()).find(|&k| quiet(k))?;
+    let mut end = start;
+    while end + 1 < sums.len() && quiet(end + 1) {
+        end += 1;
+    }
+    if !more_follows && hi == samples.len() && end + 1 == sums.len() {
+        return None;
+    }
+    let cut = (centre(start) + centre(end)) / 2;
+    (cut > 0 && cut <= max_len).then_some(cut)
+}
+
 /// One piece of a long recording, at 16 kHz.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chunk {
@@ -288,10 +359,24 @@ impl Chunker {
         if self.buf.is_empty() {
             return Ok(None);
         }
-        let cut = if self.finished && self.buf.len() <= max_len {
-            self.buf.len()
+        let end_window = secs(self.config.end_pause_ms / 1000.0);
+        // A file that fits in one piece is one piece, as in `Recognizer::transcribe`.
+        let whole_file = self.finished && self.buf_start == 0 && self.buf.len() <= max_len;
+        let endpoint = if end_window > 0 && !whole_file {
+            endpoint_cut(
+                &self.buf,
+                rate,
+                max_len.min(self.buf.len()),
+                end_window,
+                !self.finished,
+            )
         } else {
-            quietest_cut(&self.buf, rate, min_len, max_len, window)
+            None
+        };
+        let cut = match endpoint {
+            Some(cut) => cut,
+            None if self.finished && self.buf.len() <= max_len => self.buf.len(),
+            None => quietest_cut(&self.buf, rate, min_len, max_len, window),
         };
         let rest = self.buf.split_off(cut);
         let piece = std::mem::replace(&mut self.buf, rest);
@@ -367,6 +452,88 @@ mod tests {
     }
 
     #[test]
+    fn endpoint_is_the_middle_of_the_first_long_pause_after_sound() {
+        // 0.4 s leading silence, 1 s tone, 0.3 s pause, 1 s tone, 0.8 s pause,
+        // 1 s tone. With 0.5 s end pauses: the leading silence follows no sound and
+        // the 0.3 s pause is too short, so the end is the middle of the 0.8 s pause,
+        // 3.1 s.
+        let silence = |secs: f64| std::iter::repeat_n(0.0f32, (secs * 16_000.0) as usize);
+        let mut x: Vec<f32> = silence(0.4).collect();
+        x.extend(tone(1.0));
+        x.extend(silence(0.3));
+        x.extend(tone(1.0));
+        x.extend(silence(0.8));
+        x.extend(tone(1.0));
+        let cut = endpoint_cut(&x, 16_000, x.len(), 8_000, false).unwrap();
+        assert!((cut as i64 - 49_600).abs() <= 160, "cut at {cut}");
+        // A maximum before that pause: no end point.
+        assert_eq!(endpoint_cut(&x, 16_000, 40_000, 8_000, false), None);
+        // Shorter end pauses find the 0.3 s one, at 1.55 s.
+        let cut = endpoint_cut(&x, 16_000, x.len(), 3_200, false).unwrap();
+        assert!((cut as i64 - 24_800).abs() <= 160, "cut at {cut}");
+        // Steady sound (the quietest stretch is not 20 dB below the loudest) and
+        // silence alone have no end point.
+        assert_eq!(endpoint_cut(&tone(5.0), 16_000, 80_000, 8_000, false), None);
+        // Trailing silence ends an utterance only when more audio follows.
+        let mut y = tone(1.0);
+        y.extend(silence(1.0));
+        assert_eq!(endpoint_cut(&y, 16_000, y.len(), 8_000, false), None);
+        let cut = endpoint_cut(&y, 16_000, y.len(), 8_000, true).unwrap();
+        assert!((cut as i64 - 24_000).abs() <= 160, "cut at {cut}");
+        let quiet: Vec<f32> = silence(3.0).collect();
+        assert_eq!(endpoint_cut(&quiet, 16_000, 48_000, 8_000, true), None);
+    }
+
+    #[test]
+    fn chunker_ends_pieces_at_utterance_pauses() {
+        // Three 3 s utterances with 0.7 s gaps; pieces of 4-8 s. Each piece holds
+        // one utterance, cut in the middle of the gaps; with end points off, the
+        // first cut is the first pause after 4 s, the second gap.
+        let mut x = tone(3.0);
+        x.extend(std::iter::repeat_n(0.0, 11_200));
+        x.extend(tone(3.0));
+        x.extend(std::iter::repeat_n(0.0, 11_200));
+        x.extend(tone(3.0));
+        let dir = std::env::temp_dir().join(format!("hark-endpoint-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("three.wav");
+        crate::audio::write_wav_16bit(&path, &Waveform::new(x.clone(), 16_000)).unwrap();
+        let pieces = |config: ChunkConfig| {
+            let mut c = Chunker::new(AudioStream::open(&path).unwrap(), config).unwrap();
+            let mut out = Vec::new();
+            while let Some(p) = c.next_chunk().unwrap() {
+                out.push((p.start_secs, p.samples.len()));
+            }
+            out
+        };
+        let config = ChunkConfig {
+            max_chunk_secs: 8.0,
+            min_chunk_secs: 4.0,
+            ..Default::default()
+        };
+        let got = pieces(config.clone());
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(
+            (got[1].0 - 3.35).abs() < 0.011 && (got[2].0 - 7.05).abs() < 0.011,
+            "{got:?}"
+        );
+        assert_eq!(got.iter().map(|p| p.1).sum::<usize>(), x.len());
+        let off = pieces(ChunkConfig {
+            end_pause_ms: 0.0,
+            ..config.clone()
+        });
+        assert_eq!(off.len(), 2, "{off:?}");
+        assert!((off[1].0 - 7.05).abs() < 0.011, "{off:?}");
+        // A file no longer than the maximum is one piece.
+        let whole = pieces(ChunkConfig {
+            max_chunk_secs: 11.0,
+            ..config
+        });
+        assert_eq!(whole, vec![(0.0, x.len())]);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
     fn config_validation() {
         assert!(ChunkConfig::default().validate().is_ok());
         let bad = ChunkConfig {
@@ -374,5 +541,12 @@ mod tests {
             ..Default::default()
         };
         assert!(bad.validate().is_err());
+        for end_pause_ms in [-1.0, 40_000.0, f64::NAN] {
+            let bad = ChunkConfig {
+                end_pause_ms,
+                ..Default::default()
+            };
+            assert!(bad.validate().is_err(), "{end_pause_ms}");
+        }
     }
 }

@@ -16,8 +16,10 @@ use rayon::prelude::*;
     hark transcribe --decoder hmm --format json audio/\n  \
     hark transcribe --format srt --model models/default talk.wav > talk.srt\n  \
     hark transcribe --format json --out talk.json long_talk.wav\n\n\
-Files longer than 30 s are read in blocks and cut at pauses into pieces of at most\n\
-30 s, recognised one by one, so an hour-long recording needs little memory.")]
+Files longer than --max-chunk-secs (30 s) are read in blocks and cut into pieces,\n\
+recognised one by one, so an hour-long recording needs little memory: a piece ends\n\
+at the first pause of --end-pause-ms (300 ms) after some sound, or, to stay under\n\
+the maximum, at the first pause of 200 ms after --min-chunk-secs (2 s).")]
 pub struct TranscribeArgs {
     /// WAV/FLAC files, directories of them, or manifests (.jsonl).
     #[arg(required = true)]
@@ -47,6 +49,17 @@ pub struct TranscribeArgs {
     /// file renamed into place, so an interrupted run leaves the previous file).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Longest piece a long file is cut into, seconds. Larger → more context, more
+    /// memory.
+    #[arg(long, default_value_t = 30.0)]
+    max_chunk_secs: f64,
+    /// Shortest piece cut at a short pause, seconds.
+    #[arg(long, default_value_t = 2.0)]
+    min_chunk_secs: f64,
+    /// A pause this long (ms) ends a piece wherever it falls; 0 = cut only to stay
+    /// under --max-chunk-secs.
+    #[arg(long, default_value_t = 300.0)]
+    end_pause_ms: f64,
 }
 
 /// Expands inputs: files stay, directories give their .wav/.flac files (sorted),
@@ -208,8 +221,15 @@ pub fn run(args: TranscribeArgs, quiet: bool) -> anyhow::Result<()> {
         word_bonus: args.word_bonus,
         ..Default::default()
     };
+    let chunking = hark::audio::ChunkConfig {
+        max_chunk_secs: args.max_chunk_secs,
+        min_chunk_secs: args.min_chunk_secs,
+        end_pause_ms: args.end_pause_ms,
+        ..Default::default()
+    };
     let rec = Recognizer::load(&dir, config)
-        .with_context(|| format!("loading model {}", dir.display()))?;
+        .with_context(|| format!("loading model {}", dir.display()))?
+        .with_chunking(chunking)?;
     let files = expand_inputs(&args.inputs)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads)
