@@ -226,7 +226,7 @@ pub fn check_index(data: &[u8]) {
     }
     let path = scratch("index.bin");
     write(&path, &bytes);
-    let Ok(index) = hark::qbe::index::Index::load(&path) else {
+    let Ok(mut index) = hark::qbe::index::Index::load(&path) else {
         return;
     };
     let dim = index.dim();
@@ -234,8 +234,24 @@ pub fn check_index(data: &[u8]) {
         return;
     }
     let q: Vec<f32> = (0..dim).map(|i| (i % 5) as f32 - 2.0).collect();
-    if let Ok(hits) = index.search(&q, 5, 0.5) {
+    let exact = index.search(&q, 5, 0.5);
+    if let Ok(hits) = &exact {
         assert!(hits.len() <= 5);
+    }
+    // With at most 256 vectors (one candidate pool) the 8-bit scan, alone or over
+    // every coarse list, ranks exactly like the float search; probing one list
+    // still gives as many hits (falling back to the whole scan when it must).
+    if index.len() * dim <= 1 << 20 {
+        for (lists, probes) in [(0, 0), (3, 3), (3, 1)] {
+            index.build_fast_search_with(hark::qbe::index::FastSearch { lists, probes });
+            let fast = index.search(&q, 5, 0.5);
+            match (&exact, &fast) {
+                (Ok(a), Ok(b)) if probes == lists && index.len() <= 256 => assert_eq!(a, b),
+                (Ok(a), Ok(b)) => assert_eq!(a.len(), b.len()),
+                (Err(_), Err(_)) => {}
+                _ => panic!("exact and fast search disagree on success"),
+            }
+        }
     }
     let _ = index.files();
     let _ = index.to_bytes();

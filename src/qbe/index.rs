@@ -81,11 +81,51 @@ pub struct Index {
     fast: Option<Quantized>,
 }
 
-/// Vectors quantised to 8 bits: vector `i` ≈ `scales[i] · codes[i·dim..(i+1)·dim]`.
+/// Vectors quantised to 8 bits, stored list by list when there are coarse lists:
+/// the vector at position `p` is entry `ids[p]` (`p` itself without lists) and
+/// ≈ `scales[p] · codes[p·dim..(p+1)·dim]`.
 #[derive(Debug)]
 struct Quantized {
     codes: Vec<i8>,
     scales: Vec<f32>,
+    coarse: Option<Coarse>,
+}
+
+/// Coarse lists over the 8-bit codes and how many of them a query scans.
+#[derive(Debug)]
+struct Coarse {
+    lists: crate::qbe::coarse::CoarseLists,
+    probes: usize,
+}
+
+/// How [`Index::build_fast_search_with`] prepares the index for many queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FastSearch {
+    /// Coarse lists (spherical k-means clusters) the vectors are grouped into; a
+    /// query scans only the `probes` lists nearest to it. 0: no lists, every
+    /// vector is scanned (results then equal the exact search).
+    pub lists: usize,
+    /// Lists scanned per query. Larger → closer to the exhaustive scan, slower.
+    pub probes: usize,
+}
+
+impl FastSearch {
+    /// The default for an index of `n` vectors: about `2·√n` lists, an eighth of
+    /// them probed; none for fewer than 20 000 vectors, where the whole 8-bit scan
+    /// costs well under a millisecond.
+    pub fn auto(n: usize) -> FastSearch {
+        if n < 20_000 {
+            return FastSearch {
+                lists: 0,
+                probes: 0,
+            };
+        }
+        let lists = (2.0 * (n as f64).sqrt()).round() as usize;
+        FastSearch {
+            lists,
+            probes: lists.div_ceil(8),
+        }
+    }
 }
 
 /// Symmetric 8-bit quantisation of one vector: codes in −127..=127 and the scale.
@@ -211,13 +251,47 @@ impl Index {
     /// best candidates exactly: worth it when one loaded index answers many queries
     /// (the scan is memory-bound). Dropped when the index changes.
     pub fn build_fast_search(&mut self) {
-        let mut codes = Vec::with_capacity(self.entries.len() * self.dim);
-        let scales = self
-            .vectors()
-            .chunks_exact(self.dim)
-            .map(|v| quantize_into(v, &mut codes))
-            .collect();
-        self.fast = Some(Quantized { codes, scales });
+        self.build_fast_search_with(FastSearch {
+            lists: 0,
+            probes: 0,
+        });
+    }
+
+    /// [`Index::build_fast_search`] with coarse lists (see [`FastSearch`]): the 8-bit
+    /// codes are grouped by list and a query scans only the lists nearest to it, so
+    /// a search touches about `probes / lists` of the index. If those lists hold
+    /// fewer than `k` hits after overlap suppression, the search falls back to the
+    /// whole scan.
+    pub fn build_fast_search_with(&mut self, config: FastSearch) {
+        let dim = self.dim;
+        let vectors = self.vectors();
+        let coarse = (config.lists > 1 && config.probes > 0).then(|| Coarse {
+            lists: crate::qbe::coarse::CoarseLists::build(vectors, dim, config.lists),
+            probes: config.probes,
+        });
+        let mut codes = Vec::with_capacity(self.entries.len() * dim);
+        let scales = match &coarse {
+            None => vectors
+                .chunks_exact(dim)
+                .map(|v| quantize_into(v, &mut codes))
+                .collect(),
+            Some(c) => c
+                .lists
+                .ids
+                .iter()
+                .map(|&i| {
+                    quantize_into(
+                        &vectors[i as usize * dim..(i as usize + 1) * dim],
+                        &mut codes,
+                    )
+                })
+                .collect(),
+        };
+        self.fast = Some(Quantized {
+            codes,
+            scales,
+            coarse,
+        });
     }
 
     /// Whether [`Index::build_fast_search`] is in effect.
@@ -501,24 +575,73 @@ impl Index {
         let q: Vec<f32> = query.iter().map(|&x| x * inv).collect();
         let vecs = self.vectors();
         let exact = |i: usize| dot(&q, &vecs[i * self.dim..(i + 1) * self.dim]);
-        let mut cands: Vec<(f32, usize)> = match &self.fast {
-            None => (0..self.entries.len()).map(|i| (exact(i), i)).collect(),
-            Some(fast) => {
-                let mut qc = Vec::with_capacity(self.dim);
-                let qs = quantize_into(&q, &mut qc);
-                fast.codes
-                    .chunks_exact(self.dim)
-                    .zip(&fast.scales)
-                    .enumerate()
-                    .map(|(i, (c, &s))| (qs * s * dot_i8(&qc, c) as f32, i))
-                    .collect()
+        // Approximate scores of the positions `range` of the 8-bit codes.
+        let scan = |fast: &Quantized,
+                    qc: &[i8],
+                    qs: f32,
+                    range: std::ops::Range<usize>,
+                    out: &mut Vec<(f32, usize)>| {
+            let dim = self.dim;
+            let codes = &fast.codes[range.start * dim..range.end * dim];
+            let scales = &fast.scales[range.clone()];
+            let ids = fast.coarse.as_ref().map(|c| &c.lists.ids[range.clone()]);
+            for (p, (c, &s)) in codes.chunks_exact(dim).zip(scales).enumerate() {
+                let id = match ids {
+                    Some(ids) => ids[p] as usize,
+                    None => range.start + p,
+                };
+                out.push((qs * s * dot_i8(qc, c) as f32, id));
             }
         };
+        // With coarse lists, the first pass scans the nearest lists only; when they
+        // give fewer than k hits, a second pass scans everything.
+        let mut probed = match &self.fast {
+            Some(Quantized {
+                coarse: Some(c), ..
+            }) => Some(c.lists.probe(&q, c.probes)),
+            _ => None,
+        };
+        loop {
+            let cands: Vec<(f32, usize)> = match &self.fast {
+                None => (0..self.entries.len()).map(|i| (exact(i), i)).collect(),
+                Some(fast) => {
+                    let mut qc = Vec::with_capacity(self.dim);
+                    let qs = quantize_into(&q, &mut qc);
+                    let mut out = Vec::new();
+                    match (&probed, &fast.coarse) {
+                        (Some(lists), Some(c)) => {
+                            for &l in lists {
+                                let range = c.lists.offsets[l]..c.lists.offsets[l + 1];
+                                scan(fast, &qc, qs, range, &mut out);
+                            }
+                        }
+                        _ => scan(fast, &qc, qs, 0..fast.scales.len(), &mut out),
+                    }
+                    out
+                }
+            };
+            let hits = self.rank(cands, &exact, k, max_overlap);
+            if hits.len() >= k || probed.is_none() {
+                return Ok(hits);
+            }
+            probed = None;
+        }
+    }
+
+    /// Ranks candidate `(score, entry)` pairs (8-bit scores are re-scored with
+    /// `exact`) and keeps the best `k` after overlap suppression.
+    fn rank(
+        &self,
+        mut cands: Vec<(f32, usize)>,
+        exact: &dyn Fn(usize) -> f32,
+        k: usize,
+        max_overlap: f32,
+    ) -> Vec<Hit> {
         let better = |a: &(f32, usize), b: &(f32, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
         // Only the best candidates are sorted (a linear-time selection first); when
         // suppression leaves fewer than k hits among them, the pool grows (selection
         // permutes `cands` but keeps its contents, so it can be redone).
-        let mut pool = (k.saturating_mul(32)).max(256);
+        let mut pool = (k.saturating_mul(8)).max(256);
         let hits = loop {
             let n = pool.min(cands.len());
             if n > 0 && n < cands.len() {
@@ -555,15 +678,14 @@ impl Index {
             }
             pool = pool.saturating_mul(4);
         };
-        Ok(hits
-            .into_iter()
+        hits.into_iter()
             .map(|(e, score)| Hit {
                 file: self.files[e.file_id as usize].clone(),
                 start_s: e.start_s,
                 end_s: e.end_s,
                 score,
             })
-            .collect())
+            .collect()
     }
 }
 
@@ -797,6 +919,58 @@ mod tests {
         // Changing the index drops the 8-bit copy.
         ix.remove_file("f0.wav");
         assert!(!ix.has_fast_search());
+    }
+
+    #[test]
+    fn coarse_lists_search() {
+        let mut rng = crate::rng::Rng::new(11);
+        let dim = 16;
+        let mut ix = Index::new(dim).unwrap();
+        for f in 0..10 {
+            let n = 100;
+            let spans: Vec<(f32, f32)> = (0..n).map(|i| (i as f32, i as f32 + 0.5)).collect();
+            let vecs: Vec<f32> = (0..n * dim).map(|_| rng.normal() as f32).collect();
+            ix.add_file(&format!("f{f}.wav"), &spans, &vecs).unwrap();
+        }
+        let queries: Vec<Vec<f32>> = (0..5)
+            .map(|_| (0..dim).map(|_| rng.normal() as f32).collect())
+            .collect();
+        let exact: Vec<_> = queries
+            .iter()
+            .map(|q| ix.search(q, 20, 0.2).unwrap())
+            .collect();
+        // Probing every list is the exhaustive scan.
+        ix.build_fast_search_with(FastSearch {
+            lists: 8,
+            probes: 8,
+        });
+        for (q, want) in queries.iter().zip(&exact) {
+            assert_eq!(&ix.search(q, 20, 0.2).unwrap(), want);
+        }
+        // One list probed: an indexed vector still finds itself first (its list is
+        // the one of its nearest centroid), and a k beyond what one list holds
+        // falls back to the whole scan.
+        ix.build_fast_search_with(FastSearch {
+            lists: 8,
+            probes: 1,
+        });
+        for i in [0, 333, 999] {
+            let v = ix.vectors()[i * dim..(i + 1) * dim].to_vec();
+            let hits = ix.search(&v, 1, 0.2).unwrap();
+            let e = ix.entries()[i];
+            assert_eq!(hits[0].file, ix.files()[e.file_id as usize]);
+            assert_eq!(hits[0].start_s, e.start_s);
+            assert!((hits[0].score - 1.0).abs() < 1e-5);
+        }
+        assert_eq!(ix.search(&queries[0], 900, 0.2).unwrap().len(), 900);
+        assert_eq!(FastSearch::auto(1000).lists, 0);
+        assert_eq!(
+            FastSearch::auto(250_000),
+            FastSearch {
+                lists: 1000,
+                probes: 125
+            }
+        );
     }
 
     #[test]

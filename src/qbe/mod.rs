@@ -6,6 +6,7 @@
 //! subsequence DTW over frames or posteriorgrams, lives in [`dtw`].
 
 pub mod autoencoder;
+pub mod coarse;
 pub mod dtw;
 pub mod eval;
 pub mod frontend;

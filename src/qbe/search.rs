@@ -121,15 +121,26 @@ impl Embedder {
     /// 4 frames remain), so a cut a frame too wide matches like the exact one.
     pub fn embed_query(&self, frames: &ArrayRef2<f32>) -> Result<Array1<f32>> {
         let n = frames.nrows();
-        let mut cuts = vec![(0, n)];
-        if n >= 6 {
-            cuts.extend([(1, n), (0, n - 1), (1, n - 1)]);
-        }
-        let views: Vec<_> = cuts
-            .iter()
-            .map(|&(a, b)| frames.slice(s![a..b, ..]))
-            .collect();
-        let e = self.encoder.embed_batch(&views)?;
+        let config = self.encoder.config();
+        let e = if n >= 6 && !config.bidirectional && config.num_layers > 0 {
+            // A unidirectional encoder reads (0, n−1) on its way to (0, n): two
+            // passes (from frames 0 and 1) give all four cuts, as rows
+            // start·3 + {0: n−2, 1: n−1, 2: n frames long}.
+            let w = self
+                .encoder
+                .embed_windows(frames.view(), &[0, 1], &[n - 2, n - 1, n])?;
+            w.select(ndarray::Axis(0), &[2, 4, 1, 3])
+        } else {
+            let mut cuts = vec![(0, n)];
+            if n >= 6 {
+                cuts.extend([(1, n), (0, n - 1), (1, n - 1)]);
+            }
+            let views: Vec<_> = cuts
+                .iter()
+                .map(|&(a, b)| frames.slice(s![a..b, ..]))
+                .collect();
+            self.encoder.embed_batch(&views)?
+        };
         let mut mean = Array1::<f32>::zeros(e.ncols());
         for row in e.rows() {
             let norm = row.iter().map(|&x| x * x).sum::<f32>().sqrt();
@@ -426,6 +437,27 @@ mod tests {
         let (qv, wv) = (e.embed_query(&q).unwrap(), e.embed(&q).unwrap());
         let cos = qv.dot(&wv) / (qv.dot(&qv).sqrt() * wv.dot(&wv).sqrt());
         assert!((hits[0].score - cos).abs() < 1e-5 && cos > 0.8, "{cos}");
+    }
+
+    #[test]
+    fn query_vector_is_the_mean_of_four_unit_cut_vectors() {
+        // Unidirectional encoders take the two-pass path, bidirectional ones embed
+        // the four cuts one by one: both give the mean of the unit vectors of
+        // (0, n), (1, n), (0, n−1) and (1, n−1).
+        let mut rng = Rng::new(4);
+        let q = Array2::from_shape_fn((9, 39), |_| rng.normal() as f32);
+        for bidirectional in [false, true] {
+            let e = embedder(bidirectional);
+            let mut want = Array1::<f32>::zeros(6);
+            for (a, b) in [(0, 9), (1, 9), (0, 8), (1, 8)] {
+                let v = e.embed(&q.slice(s![a..b, ..]).to_owned()).unwrap();
+                want.scaled_add(1.0 / v.dot(&v).sqrt(), &v);
+            }
+            let got = e.embed_query(&q).unwrap();
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() < 1e-5, "{bidirectional}: {got} vs {want}");
+            }
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use hark::eval::map::{average_precision, precision_at_k};
 use hark::qbe::dtw::FrameDistance;
 use hark::qbe::eval::{QbeManifest, judge};
 use hark::qbe::frontend::{FrameKind, Frontend, FrontendConfig};
-use hark::qbe::index::{Hit, Index};
+use hark::qbe::index::{FastSearch, Hit, Index};
 use hark::qbe::search::{DEFAULT_MAX_OVERLAP, dtw_search};
 use ndarray::Array2;
 use serde::Serialize;
@@ -54,6 +54,14 @@ pub struct EvalSearchArgs {
     /// Largest overlap between two hits of one recording (embedding search).
     #[arg(long, default_value_t = DEFAULT_MAX_OVERLAP)]
     max_overlap: f32,
+    /// Coarse lists of the embedding index scan (spherical k-means; a query scans
+    /// only the --probes nearest). Default: about 2·√(vectors), none under 20 000
+    /// vectors; 0 = scan every vector.
+    #[arg(long)]
+    lists: Option<usize>,
+    /// Lists scanned per query (default: an eighth of --lists).
+    #[arg(long)]
+    probes: Option<usize>,
     /// DTW matches kept per recording.
     #[arg(long, default_value_t = 2)]
     dtw_matches: usize,
@@ -107,6 +115,20 @@ struct QueryResult {
     top_hits: Vec<(String, f32, f32, f32, bool)>,
 }
 
+/// The index scan for `n` vectors: `--lists`/`--probes`, or [`FastSearch::auto`].
+fn fast_search(args: &EvalSearchArgs, n: usize) -> FastSearch {
+    let auto = FastSearch::auto(n);
+    let lists = args.lists.unwrap_or(auto.lists);
+    FastSearch {
+        lists,
+        probes: args.probes.unwrap_or(if lists == auto.lists {
+            auto.probes
+        } else {
+            lists.div_ceil(8)
+        }),
+    }
+}
+
 /// One method's search: query samples → (hits, front-end seconds, search seconds).
 type Searcher<'a> = dyn FnMut(&[f32]) -> anyhow::Result<(Vec<Hit>, f64, f64)> + 'a;
 
@@ -134,7 +156,7 @@ pub fn run(args: EvalSearchArgs, quiet: bool) -> anyhow::Result<()> {
     let index = match &args.index {
         Some(p) => {
             let mut ix = Index::load(p)?;
-            ix.build_fast_search();
+            ix.build_fast_search_with(fast_search(&args, ix.len()));
             Some(ix)
         }
         None => None,
@@ -196,7 +218,7 @@ pub fn run(args: EvalSearchArgs, quiet: bool) -> anyhow::Result<()> {
                             bar.inc(1);
                         }
                         bar.finish_and_clear();
-                        ix.build_fast_search();
+                        ix.build_fast_search_with(fast_search(&args, ix.len()));
                         Some(ix)
                     }
                 };
