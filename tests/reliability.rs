@@ -220,6 +220,111 @@ fn long_recording_gives_the_words_of_its_pieces() {
     }
 }
 
+/// `hark segment` writes exactly the pieces `hark transcribe` cuts: transcribing
+/// its manifest gives the long file's words, with times shifted by each piece's
+/// offset (default model, beam decoder, the same cutting options).
+#[test]
+fn segment_writes_the_pieces_transcribe_recognises() {
+    let (path, spans) = long_wav();
+    let dir = tmpdir("segment-cli");
+    let cut = [
+        "--max-chunk-secs",
+        "4",
+        "--min-chunk-secs",
+        "1",
+        "--end-pause-ms",
+        "600",
+    ];
+    let mut args = vec![
+        "segment",
+        path.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+    ];
+    args.extend(cut);
+    let out = hark(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifest = dir.join("segments.jsonl");
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), spans.len());
+    // The pieces are the chunker's, sample for sample.
+    let mut chunker = hark::audio::Chunker::new(
+        hark::audio::AudioStream::open(path).unwrap(),
+        hark::audio::ChunkConfig {
+            max_chunk_secs: 4.0,
+            min_chunk_secs: 1.0,
+            end_pause_ms: 600.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    for line in &lines {
+        let c = chunker.next_chunk().unwrap().unwrap();
+        assert!((line["offset"].as_f64().unwrap() - c.start_secs).abs() < 1e-9);
+        let piece = hark::audio::load_16k(&dir.join(line["audio"].as_str().unwrap())).unwrap();
+        assert_eq!(piece.samples, c.samples);
+    }
+    assert!(chunker.next_chunk().unwrap().is_none());
+    // Transcribing the manifest gives the long file's words.
+    let words = |v: &serde_json::Value, offset: f64| -> Vec<(String, f64)> {
+        v["words"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| {
+                (
+                    w["word"].as_str().unwrap().to_string(),
+                    w["start"].as_f64().unwrap() + offset,
+                )
+            })
+            .collect()
+    };
+    let mut args = vec!["transcribe", "--format", "json", path.to_str().unwrap()];
+    args.extend(cut);
+    let long = hark(&args);
+    assert!(
+        long.status.success(),
+        "{}",
+        String::from_utf8_lossy(&long.stderr)
+    );
+    let long: serde_json::Value = serde_json::from_slice(&long.stdout).unwrap();
+    let pieces = hark(&["transcribe", "--format", "json", manifest.to_str().unwrap()]);
+    assert!(pieces.status.success());
+    let mut joined = Vec::new();
+    for (line, text) in lines
+        .iter()
+        .zip(String::from_utf8(pieces.stdout).unwrap().lines())
+    {
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        joined.extend(words(&v, line["offset"].as_f64().unwrap()));
+    }
+    let long = words(&long, 0.0);
+    assert!(!long.is_empty());
+    assert_eq!(long.len(), joined.len());
+    for ((a, ta), (b, tb)) in long.iter().zip(&joined) {
+        assert_eq!(a, b);
+        assert!((ta - tb).abs() < 2e-3, "{a}: {ta} vs {tb}");
+    }
+    // A second input with the same name is refused before anything is written.
+    let again = hark(&[
+        "segment",
+        path.to_str().unwrap(),
+        path.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("second input"));
+}
+
 #[test]
 fn short_files_take_the_one_piece_path() {
     let rec = recognizer(DecoderKind::Beam);

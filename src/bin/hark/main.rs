@@ -17,6 +17,7 @@ mod model_dir;
 mod plot;
 mod qbe_set;
 mod search;
+mod segment;
 mod train;
 mod train_encoder;
 mod transcribe;
@@ -76,6 +77,10 @@ enum Command {
     /// Example: `hark corpus synth --text data/text/sentences.txt --lexicon
     /// data/lexicon/cmudict.dict --hours 20 --out data/corpus`
     Corpus(corpus::CorpusArgs),
+    /// Cut long recordings at pauses into the pieces `transcribe` recognises (WAVs + manifest).
+    ///
+    /// Example: `hark segment long_talk.wav --out talk_pieces/`
+    Segment(segment::SegmentArgs),
     /// Build or extend a query-by-example search index from recordings.
     ///
     /// Example: `hark index --model models/default recordings/ --out recordings.idx`
@@ -106,6 +111,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let quiet = cli.quiet;
     match cli.command {
         Command::Features(a) => features::run(a, quiet),
+        Command::Segment(a) => segment::run(a, quiet),
         Command::Train(a) => train::run(*a, quiet),
         Command::Corpus(a) => corpus::run(a, quiet),
         Command::Tokens(a) => {

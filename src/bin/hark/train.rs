@@ -26,8 +26,9 @@ const FRAME_CENTRE_SECS: f64 = 0.0125;
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Example:\n  hark train --train data/train.jsonl --dev data/dev.jsonl --out models/mine \\\n      --objective ctc --layers 2 --hidden 256 --bidirectional --epochs 20\n\n\
-Each manifest line's \"audio\" must currently name a feature matrix (.npy, [frames, dim],\n\
-e.g. from `hark features --out x.npy`). CTC targets come from \"phones\", frame labels\n\
+Each manifest line's \"audio\" names a WAV/FLAC file (features computed with --features/\n\
+--bins) or a feature matrix (.npy, [frames, dim], e.g. from `hark features --out x.npy`).\n\
+CTC targets come from \"phones\", frame labels\n\
 for --objective ce from \"alignment\". The output directory receives config.json,\n\
 model.safetensors, tokens.txt, train_log.json and, for ce, priors.txt; checkpoints go\n\
 to OUT/checkpoint (continue with --resume)."
