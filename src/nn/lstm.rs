@@ -112,8 +112,17 @@ mod tests {
             (n.forward(&xb).unwrap().data() * &w).sum()
         };
         let (y, cache) = net.forward_train(&x, 0.0, &mut rng).unwrap();
-        // Training and inference forward agree.
-        assert_eq!(y, net.forward(&x).unwrap());
+        // Training and inference forward agree (to rounding: inference multiplies
+        // with weights packed once per model, training with `gemm`).
+        let inf = net.forward(&x).unwrap();
+        assert_eq!(y.lengths(), inf.lengths());
+        let diff = (y.data() - inf.data())
+            .mapv(f64::abs)
+            .fold(0.0, |m: f64, &v| m.max(v));
+        assert!(
+            diff < 1e-12,
+            "training and inference forward differ by {diff}"
+        );
         let mut grads = net.zeros_like();
         let dx = net.backward(&cache, &w, &mut grads);
         check_param_grads(&net, &grads, |n| loss(n, x.data()), 1e-6);
@@ -127,6 +136,42 @@ mod tests {
             }
         }
         check_input_grad(x.data(), &dx_masked, |xd| loss(&net, xd), 1e-6);
+    }
+
+    #[test]
+    fn packed_inference_weights_follow_weight_changes() {
+        // Inference packs the weights once; changing them (here through
+        // `visit_mut`, as loading and optimiser steps do) must drop that copy.
+        let config = RecurrentConfig {
+            input_dim: 3,
+            hidden_dim: 5,
+            num_layers: 2,
+            bidirectional: true,
+        };
+        let mut rng = Rng::new(3);
+        let mut net = Lstm::<f32>::new(config, &mut rng).unwrap();
+        let x = toy_batch_f32(&mut rng, &[6, 4], 3);
+        let before = net.forward(&x).unwrap();
+        net.visit_mut(&mut |_, _, v| v.iter_mut().for_each(|w| *w *= 0.5));
+        let after = net.forward(&x).unwrap();
+        assert_ne!(before, after);
+        // A fresh copy of the changed weights (nothing packed yet) agrees exactly,
+        // and so does a clone made after packing.
+        let mut fresh = Lstm::<f32>::new(config, &mut Rng::new(99)).unwrap();
+        let mut weights = Vec::new();
+        net.visit(&mut |_, _, v| weights.push(v.to_vec()));
+        let mut i = 0;
+        fresh.visit_mut(&mut |_, _, v| {
+            v.copy_from_slice(&weights[i]);
+            i += 1;
+        });
+        assert_eq!(fresh.forward(&x).unwrap(), after);
+        assert_eq!(net.clone().forward(&x).unwrap(), after);
+    }
+
+    fn toy_batch_f32(rng: &mut Rng, lengths: &[usize], dim: usize) -> SeqBatch<f32> {
+        let rows = lengths[0] * lengths.len();
+        SeqBatch::new(init::uniform((rows, dim), 1.0, rng), lengths.to_vec()).unwrap()
     }
 
     #[test]
