@@ -165,6 +165,10 @@ struct PackedDir<T> {
 /// Rows of the input projection per packed product during inference (keeps the
 /// block of inputs in cache while every weight panel passes over it).
 const PROJECTION_ROWS: usize = 128;
+/// Longest input (rows = frames × batch) whose inference input projection uses
+/// the packed weights; longer ones go through `gemm`, whose cache blocking wins
+/// once its packing cost is spread over many rows.
+const PACKED_PROJECTION_MAX_ROWS: usize = 512;
 
 /// What one direction of one layer computed on a batch.
 #[derive(Debug, Clone)]
@@ -454,7 +458,7 @@ impl<T: Float, C: Cell> Recurrent<T, C> {
         for mut r in xp.rows_mut() {
             r.assign(&p.bias_ih);
         }
-        match packed {
+        match packed.filter(|_| rows <= PACKED_PROJECTION_MAX_ROWS) {
             Some(pk) => {
                 let x = x.as_standard_layout();
                 let mut start = 0;
