@@ -48,7 +48,15 @@ fn check_case<C: Cell>(case: &str, input_dim: usize, hidden: usize, layers: usiz
     // Gradients of sum(output * w).
     let w = tensor2(&f, "loss_weight", rows, out_dim);
     let (y2, cache) = net.forward_train(&x, 0.0, &mut Rng::new(0)).unwrap();
-    assert_eq!(&y2, &y);
+    // Training multiplies with `gemm`, inference with weights packed once: equal to
+    // rounding.
+    let diff = (y2.data() - y.data())
+        .mapv(f32::abs)
+        .fold(0.0f32, |a, &b| a.max(b));
+    assert!(
+        diff < 1e-6,
+        "{case}: training and inference forward differ by {diff}"
+    );
     let mut grads = net.zeros_like();
     let dx = net.backward(&cache, &w, &mut grads);
     let rel = |a: f32, b: f32| (a - b).abs() / 1f32.max(a.abs()).max(b.abs());
