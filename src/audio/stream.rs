@@ -184,6 +184,27 @@ impl ChunkConfig {
 /// rest of the recording: −70 dBFS.
 const SILENCE_FLOOR: f64 = 1e-7;
 
+/// Energies (sums of squares) of the windows of `hops_per_window` hops of `hop`
+/// samples over `samples`, window k starting at hop k; `None` when `samples` holds
+/// no more than one window.
+fn window_energies(samples: &[f32], hop: usize, hops_per_window: usize) -> Option<Vec<f64>> {
+    let energy: Vec<f64> = samples
+        .chunks(hop)
+        .map(|c| c.iter().map(|&x| f64::from(x) * f64::from(x)).sum())
+        .collect();
+    if energy.len() <= hops_per_window {
+        return None;
+    }
+    let mut sums = Vec::with_capacity(energy.len() - hops_per_window + 1);
+    let mut s: f64 = energy[..hops_per_window].iter().sum();
+    sums.push(s);
+    for k in hops_per_window..energy.len() {
+        s += energy[k] - energy[k - hops_per_window];
+        sums.push(s.max(0.0));
+    }
+    Some(sums)
+}
+
 /// Where to cut `samples` (at `rate` Hz): in the middle of the first pause whose
 /// middle lies in `[min_len, max_len]`. A pause is a run of stretches of `window`
 /// samples (slid in 10 ms hops) each at most 6 dB louder than the quietest
@@ -204,24 +225,12 @@ pub fn quietest_cut(
     }
     let hop = (rate as usize / 100).max(1);
     let hops_per_window = window.div_ceil(hop).max(1);
-    // Energy of each 10 ms hop in the search range [lo, hi).
+    // Energies of the windows in the search range [lo, hi).
     let lo = min_len.saturating_sub(window / 2) / hop * hop;
     let hi = (max_len + window / 2).min(samples.len());
-    let energy: Vec<f64> = samples[lo.min(hi)..hi]
-        .chunks(hop)
-        .map(|c| c.iter().map(|&x| f64::from(x) * f64::from(x)).sum())
-        .collect();
-    if energy.len() <= hops_per_window {
+    let Some(sums) = window_energies(&samples[lo.min(hi)..hi], hop, hops_per_window) else {
         return max_len;
-    }
-    // Sliding sums over `hops_per_window` hops; window k starts at hop k.
-    let mut sums = Vec::with_capacity(energy.len() - hops_per_window + 1);
-    let mut s: f64 = energy[..hops_per_window].iter().sum();
-    sums.push(s);
-    for k in hops_per_window..energy.len() {
-        s += energy[k] - energy[k - hops_per_window];
-        sums.push(s.max(0.0));
-    }
+    };
     let centre = |k: usize| lo + k * hop + hops_per_window * hop / 2;
     let valid = |k: usize| (min_len..=max_len).contains(&centre(k));
     let Some(quietest) = (0..sums.len())
@@ -267,20 +276,7 @@ pub fn endpoint_cut(
     let hop = (rate as usize / 100).max(1);
     let hops_per_window = window.div_ceil(hop).max(1);
     let hi = (max_len + window).min(samples.len());
-    let energy: Vec<f64> = samples[..hi]
-        .chunks(hop)
-        .map(|c| c.iter().map(|&x| f64::from(x) * f64::from(x)).sum())
-        .collect();
-    if energy.len() <= hops_per_window {
-        return None;
-    }
-    let mut sums = Vec::with_capacity(energy.len() - hops_per_window + 1);
-    let mut s: f64 = energy[..hops_per_window].iter().sum();
-    sums.push(s);
-    for k in hops_per_window..energy.len() {
-        s += energy[k] - energy[k - hops_per_window];
-        sums.push(s.max(0.0));
-    }
+    let sums = window_energies(&samples[..hi], hop, hops_per_window)?;
     let quietest = sums.iter().copied().min_by(f64::total_cmp)?;
     let loudest = sums.iter().copied().max_by(f64::total_cmp)?;
     let threshold = (quietest * 4.0)

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use hark::audio::{AudioStream, ChunkConfig, Chunker, Waveform};
+use hark::audio::{AudioStream, Chunker, Waveform};
 
 /// Arguments of `hark segment`.
 #[derive(Debug, clap::Args)]
@@ -22,16 +22,8 @@ pub struct SegmentArgs {
     /// Output folder (created if missing).
     #[arg(long)]
     out: PathBuf,
-    /// Longest piece, seconds; files up to this long stay whole.
-    #[arg(long, default_value_t = 30.0)]
-    max_chunk_secs: f64,
-    /// Shortest piece cut at a short pause, seconds.
-    #[arg(long, default_value_t = 2.0)]
-    min_chunk_secs: f64,
-    /// A pause this long (ms) ends a piece wherever it falls; 0 = cut only to stay
-    /// under --max-chunk-secs.
-    #[arg(long, default_value_t = 300.0)]
-    end_pause_ms: f64,
+    #[command(flatten)]
+    chunking: crate::transcribe::ChunkArgs,
 }
 
 /// One line of `segments.jsonl`.
@@ -47,13 +39,7 @@ struct Line {
 
 /// Runs `hark segment`.
 pub fn run(args: SegmentArgs, quiet: bool) -> anyhow::Result<()> {
-    let config = ChunkConfig {
-        max_chunk_secs: args.max_chunk_secs,
-        min_chunk_secs: args.min_chunk_secs,
-        end_pause_ms: args.end_pause_ms,
-        ..Default::default()
-    };
-    config.validate()?;
+    let config = args.chunking.config()?;
     let files = crate::transcribe::expand_inputs(&args.inputs)?;
     let mut stems = std::collections::HashSet::new();
     for f in &files {

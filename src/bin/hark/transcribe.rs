@@ -49,8 +49,15 @@ pub struct TranscribeArgs {
     /// file renamed into place, so an interrupted run leaves the previous file).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Longest piece a long file is cut into, seconds. Larger → more context, more
-    /// memory.
+    #[command(flatten)]
+    chunking: ChunkArgs,
+}
+
+/// How long files are cut into pieces (`transcribe`, `segment`).
+#[derive(Debug, clap::Args)]
+pub struct ChunkArgs {
+    /// Longest piece a long file is cut into, seconds; files up to this long stay
+    /// whole. Larger → more context, more memory.
     #[arg(long, default_value_t = 30.0)]
     max_chunk_secs: f64,
     /// Shortest piece cut at a short pause, seconds.
@@ -60,6 +67,20 @@ pub struct TranscribeArgs {
     /// under --max-chunk-secs.
     #[arg(long, default_value_t = 300.0)]
     end_pause_ms: f64,
+}
+
+impl ChunkArgs {
+    /// The library's chunking settings (validated).
+    pub fn config(&self) -> hark::Result<hark::audio::ChunkConfig> {
+        let c = hark::audio::ChunkConfig {
+            max_chunk_secs: self.max_chunk_secs,
+            min_chunk_secs: self.min_chunk_secs,
+            end_pause_ms: self.end_pause_ms,
+            ..Default::default()
+        };
+        c.validate()?;
+        Ok(c)
+    }
 }
 
 /// Expands inputs: files stay, directories give their .wav/.flac files (sorted),
@@ -221,12 +242,7 @@ pub fn run(args: TranscribeArgs, quiet: bool) -> anyhow::Result<()> {
         word_bonus: args.word_bonus,
         ..Default::default()
     };
-    let chunking = hark::audio::ChunkConfig {
-        max_chunk_secs: args.max_chunk_secs,
-        min_chunk_secs: args.min_chunk_secs,
-        end_pause_ms: args.end_pause_ms,
-        ..Default::default()
-    };
+    let chunking = args.chunking.config()?;
     let rec = Recognizer::load(&dir, config)
         .with_context(|| format!("loading model {}", dir.display()))?
         .with_chunking(chunking)?;
