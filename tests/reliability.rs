@@ -798,6 +798,38 @@ fn fuzz_lexicon_double_alternate_marker() {
     assert_eq!(back, lex);
 }
 
+/// model_bundle: a bundle whose `input_norm.std` holds a denormal (8.8e-44) loaded,
+/// and dividing features by it gave infinities, then NaN log-posteriors. Such a
+/// standard deviation is now refused at load, naming the file and the tensor; and
+/// any model whose output overflows gives an error instead of NaN posteriors.
+#[test]
+fn fuzz_model_bundle_denormal_input_std() {
+    let dir = fuzz_input("model_bundle", "denormal_input_std");
+    let e = hark::am::AcousticModel::load(&dir).unwrap_err().to_string();
+    assert!(
+        e.contains("denormal_input_std/model.safetensors") && e.contains("input_norm.std"),
+        "{e}"
+    );
+    // Statistics that pass the load check but overflow on loud features (1e3 / 1e-37
+    // is beyond f32): an error, not NaN.
+    let mut model = hark::am::AcousticModel::load(&repo_root().join("models/default")).unwrap();
+    let d = model.input_dim();
+    model
+        .set_input_norm(
+            ndarray::Array1::zeros(d),
+            ndarray::Array1::from_elem(d, 1e-37),
+        )
+        .unwrap();
+    let feats = ndarray::Array2::<f32>::from_shape_fn(
+        (30, d),
+        |(_, j)| {
+            if j % 2 == 0 { 1e3 } else { -1e3 }
+        },
+    );
+    let e = model.log_posteriors(&feats).unwrap_err().to_string();
+    assert!(e.contains("acoustic model output"), "{e}");
+}
+
 /// Every kept fuzz input is replayed here, so a new file under tests/data/fuzz/
 /// is covered even before it gets its own named test: no reader may panic on it.
 #[test]

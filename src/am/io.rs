@@ -70,7 +70,7 @@ impl TensorFile {
         SafeTensors::deserialize(&self.bytes).expect("invariant: validated in TensorFile::open")
     }
 
-    fn err(&self, msg: String) -> Error {
+    pub(crate) fn err(&self, msg: String) -> Error {
         Error::Model {
             path: self.path.clone(),
             msg,

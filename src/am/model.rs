@@ -338,6 +338,13 @@ impl AcousticModel {
         let frames = x.nrows();
         let batch = SeqBatch::new(x, vec![frames])?;
         let mut logits = self.logits(&batch)?.into_data();
+        // Finite weights can still overflow (weights near f32::MAX); such a model
+        // gives an error, never NaN posteriors.
+        if logits.iter().any(|v| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                op: "acoustic model output (weights or input normalisation out of range)".into(),
+            });
+        }
         log_softmax_inplace(&mut logits);
         Ok(logits)
     }
@@ -440,6 +447,18 @@ impl AcousticModel {
             let d = model.input_dim();
             let mean = Array1::from(file.get("input_norm.mean", &[d])?);
             let std = Array1::from(file.get("input_norm.std", &[d])?);
+            // A standard deviation so small that dividing by it overflows turns
+            // ordinary features into infinities.
+            if let Some(i) = std
+                .iter()
+                .position(|&s| !(s > 0.0 && (1.0 / s).is_finite()))
+            {
+                return Err(file.err(format!(
+                    "tensor input_norm.std has {} at index {i}; a standard deviation must be \
+                     positive with a finite reciprocal",
+                    std[i]
+                )));
+            }
             model.set_input_norm(mean, std)?;
         }
         Ok(model)
