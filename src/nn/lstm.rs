@@ -96,7 +96,7 @@ mod tests {
     use crate::rng::Rng;
     use ndarray::{Array2, arr2};
 
-    fn toy_batch(rng: &mut Rng, lengths: &[usize], dim: usize) -> SeqBatch<f64> {
+    fn toy_batch<T: crate::nn::Float>(rng: &mut Rng, lengths: &[usize], dim: usize) -> SeqBatch<T> {
         let rows = lengths[0] * lengths.len();
         SeqBatch::new(init::uniform((rows, dim), 1.0, rng), lengths.to_vec()).unwrap()
     }
@@ -150,7 +150,7 @@ mod tests {
         };
         let mut rng = Rng::new(3);
         let mut net = Lstm::<f32>::new(config, &mut rng).unwrap();
-        let x = toy_batch_f32(&mut rng, &[6, 4], 3);
+        let x = toy_batch::<f32>(&mut rng, &[6, 4], 3);
         let before = net.forward(&x).unwrap();
         net.visit_mut(&mut |_, _, v| v.iter_mut().for_each(|w| *w *= 0.5));
         let after = net.forward(&x).unwrap();
@@ -167,11 +167,6 @@ mod tests {
         });
         assert_eq!(fresh.forward(&x).unwrap(), after);
         assert_eq!(net.clone().forward(&x).unwrap(), after);
-    }
-
-    fn toy_batch_f32(rng: &mut Rng, lengths: &[usize], dim: usize) -> SeqBatch<f32> {
-        let rows = lengths[0] * lengths.len();
-        SeqBatch::new(init::uniform((rows, dim), 1.0, rng), lengths.to_vec()).unwrap()
     }
 
     #[test]

@@ -593,39 +593,42 @@ impl Index {
                 out.push((qs * s * dot_i8(qc, c) as f32, id));
             }
         };
-        // With coarse lists, the first pass scans the nearest lists only; when they
-        // give fewer than k hits, a second pass scans everything.
-        let mut probed = match &self.fast {
-            Some(Quantized {
-                coarse: Some(c), ..
-            }) => Some(c.lists.probe(&q, c.probes)),
-            _ => None,
-        };
-        loop {
-            let cands: Vec<(f32, usize)> = match &self.fast {
-                None => (0..self.entries.len()).map(|i| (exact(i), i)).collect(),
-                Some(fast) => {
-                    let mut qc = Vec::with_capacity(self.dim);
-                    let qs = quantize_into(&q, &mut qc);
-                    let mut out = Vec::new();
-                    match (&probed, &fast.coarse) {
-                        (Some(lists), Some(c)) => {
-                            for &l in lists {
-                                let range = c.lists.offsets[l]..c.lists.offsets[l + 1];
-                                scan(fast, &qc, qs, range, &mut out);
-                            }
-                        }
-                        _ => scan(fast, &qc, qs, 0..fast.scales.len(), &mut out),
-                    }
-                    out
-                }
+        // The query is quantised once; candidates come from the given coarse lists,
+        // or from every vector.
+        let quantized = self.fast.as_ref().map(|_| {
+            let mut qc = Vec::with_capacity(self.dim);
+            let qs = quantize_into(&q, &mut qc);
+            (qc, qs)
+        });
+        let candidates = |lists: Option<&[usize]>| -> Vec<(f32, usize)> {
+            let (Some(fast), Some((qc, qs))) = (&self.fast, &quantized) else {
+                return (0..self.entries.len()).map(|i| (exact(i), i)).collect();
             };
-            let hits = self.rank(cands, &exact, k, max_overlap);
-            if hits.len() >= k || probed.is_none() {
+            let mut out = Vec::new();
+            match (lists, &fast.coarse) {
+                (Some(lists), Some(c)) => {
+                    for &l in lists {
+                        let range = c.lists.offsets[l]..c.lists.offsets[l + 1];
+                        scan(fast, qc, *qs, range, &mut out);
+                    }
+                }
+                _ => scan(fast, qc, *qs, 0..fast.scales.len(), &mut out),
+            }
+            out
+        };
+        // With coarse lists, the nearest lists are scanned first; when they give
+        // fewer than k hits, everything is.
+        if let Some(Quantized {
+            coarse: Some(c), ..
+        }) = &self.fast
+        {
+            let lists = c.lists.probe(&q, c.probes);
+            let hits = self.rank(candidates(Some(&lists)), &exact, k, max_overlap);
+            if hits.len() >= k {
                 return Ok(hits);
             }
-            probed = None;
         }
+        Ok(self.rank(candidates(None), &exact, k, max_overlap))
     }
 
     /// Ranks candidate `(score, entry)` pairs (8-bit scores are re-scored with
