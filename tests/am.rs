@@ -197,6 +197,31 @@ fn tone_corpus(
 }
 
 #[test]
+fn equaliser_augmentation_is_seeded_changes_training_and_checks_its_range() {
+    use hark::nn::augment::EqAugmentConfig;
+    let mut rng = Rng::new(SEED + 5);
+    let train_set = corpus(8, &mut rng, false);
+    let dev_set = corpus(2, &mut rng, false);
+    let run = |eq: Option<EqAugmentConfig>| {
+        let mut m = model(Objective::Ctc, false);
+        let cfg = TrainConfig { eq, ..config(1) };
+        train(&mut m, &train_set, &dev_set, &cfg, None, &mut |_| {}).map(|_| {
+            let mut all = Vec::new();
+            m.visit(&mut |_, _, v| all.extend(v.iter().map(|x| x.to_bits())));
+            all
+        })
+    };
+    let eq = Some(EqAugmentConfig::new(1.0));
+    let a = run(eq).unwrap();
+    assert_eq!(a, run(eq).unwrap(), "equaliser runs differ");
+    assert_ne!(a, run(None).unwrap(), "the equaliser changed nothing");
+    let err = run(Some(EqAugmentConfig::new(-1.0)))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("max_nats"), "{err}");
+}
+
+#[test]
 fn vtlp_recomputes_warped_features_deterministically() {
     use hark::am::VtlpConfig;
     use hark::features::FeatureConfig;

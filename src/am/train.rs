@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::eval::edit_distance;
 use crate::features::FeatureConfig;
 use crate::fsio::write_atomic;
-use crate::nn::augment::SpecAugmentConfig;
+use crate::nn::augment::{EqAugmentConfig, SpecAugmentConfig};
 use crate::nn::loss::{cross_entropy, ctc_loss_batch, ctc_min_frames};
 use crate::nn::optim::{Adam, AdamConfig};
 use crate::nn::{Params, SeqBatch};
@@ -134,6 +134,9 @@ pub struct TrainConfig {
     /// Vocal-tract length perturbation of examples that carry audio (none when `None`).
     #[serde(default)]
     pub vtlp: Option<VtlpConfig>,
+    /// Random equaliser curves added to the training inputs (none when `None`).
+    #[serde(default)]
+    pub eq: Option<EqAugmentConfig>,
 }
 
 impl Default for TrainConfig {
@@ -151,6 +154,7 @@ impl Default for TrainConfig {
             seed: 1,
             keep_input_norm: false,
             vtlp: None,
+            eq: None,
         }
     }
 }
@@ -161,6 +165,9 @@ impl TrainConfig {
         self.adam.validate()?;
         if let Some(s) = &self.spec_augment {
             s.validate()?;
+        }
+        if let Some(e) = &self.eq {
+            e.validate()?;
         }
         if self.batch_size == 0 || self.num_shards == 0 || self.max_epochs == 0 {
             return Err(Error::Config(
@@ -408,6 +415,7 @@ struct Augment<'a> {
     spec: Option<&'a SpecAugmentConfig>,
     /// VTLP and the front end that recomputes features.
     vtlp: Option<(VtlpConfig, &'a FeatureConfig)>,
+    eq: Option<&'a EqAugmentConfig>,
 }
 
 /// Loss, gradient and frame count of one shard.
@@ -424,6 +432,11 @@ fn shard_step(
                 Some((v, fe)) => vtlp_features(model, p, v, fe, &mut rng)?,
                 None => p.norm.clone(),
             };
+            if let Some(e) = aug.eq {
+                let cols = x.ncols();
+                let std = model.norm.as_ref().map(|n| n.std.as_slice().unwrap_or(&[]));
+                e.apply(&mut x, std.filter(|s| s.len() == cols), &mut rng);
+            }
             if let Some(s) = aug.spec {
                 s.apply(&mut x, &mut rng);
             }
@@ -608,6 +621,7 @@ pub fn train(
         dropout: config.dropout,
         spec: config.spec_augment.as_ref(),
         vtlp: config.vtlp.zip(front_end.as_ref()),
+        eq: config.eq.as_ref(),
     };
     let mut by_len: Vec<usize> = (0..prepared.len()).collect();
     by_len.sort_by_key(|&i| (prepared[i].norm.nrows(), i));

@@ -12,7 +12,7 @@ use hark::am::{
 use hark::features::{FeatureConfig, FeatureKind};
 use hark::lexicon::Lexicon;
 use hark::manifest::{Manifest, Utterance};
-use hark::nn::augment::SpecAugmentConfig;
+use hark::nn::augment::{EqAugmentConfig, SpecAugmentConfig};
 use hark::nn::optim::{AdamConfig, GradClip};
 use hark::phones::{SIL, TokenTable, strip_stress};
 use hark::rng::Rng;
@@ -90,6 +90,10 @@ pub struct TrainArgs {
     /// Needs audio inputs; keeps the training audio in memory (~230 MB per hour).
     #[arg(long, default_value_t = 0.0)]
     vtlp: f32,
+    /// Random equaliser: add to each training utterance's log filter-bank energies one
+    /// smooth random gain curve of at most this many nats (e.g. 1.0 ≈ ±4.3 dB; 0 = off).
+    #[arg(long, default_value_t = 0.0)]
+    eq: f32,
     /// Epochs without dev improvement before stopping.
     #[arg(long, default_value_t = 3)]
     patience: usize,
@@ -306,6 +310,9 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
         bail!("--vtlp {} must be in [0, 0.5)", args.vtlp);
     }
     let vtlp = (args.vtlp > 0.0).then(|| VtlpConfig::symmetric(args.vtlp));
+    if args.eq != 0.0 && features.kind != FeatureKind::Fbank {
+        bail!("--eq shapes log filter-bank energies: it needs --features fbank");
+    }
     let train_set = examples(
         &args.train,
         objective,
@@ -368,6 +375,7 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
         seed: args.seed,
         keep_input_norm: args.init.is_some(),
         vtlp,
+        eq: (args.eq > 0.0).then(|| EqAugmentConfig::new(args.eq)),
         ..Default::default()
     };
     let ckpt = args.out.join("checkpoint");
