@@ -441,6 +441,37 @@ impl AutoEncoder<f32> {
         save_tensors(path, &tensors, Some(meta))
     }
 
+    /// Loads `path`'s weights under `config` (to go on training them): the networks
+    /// it describes (input size and kind, layers, widths) must be the file's, while
+    /// the front-end and window settings are taken from `config`.
+    pub fn load_as(path: &Path, config: AutoEncoderConfig) -> Result<Self> {
+        let mut model = Self::load(path)?;
+        let arch = |c: &AutoEncoderConfig| {
+            (
+                c.input_dim,
+                c.hidden_dim,
+                c.num_layers,
+                c.bidirectional,
+                c.embed_dim,
+                c.decoder_hidden_dim,
+                c.input_kind.clone(),
+            )
+        };
+        if arch(&model.config) != arch(&config) {
+            return Err(Error::Model {
+                path: path.to_path_buf(),
+                msg: format!(
+                    "encoder has (input, hidden, layers, bidirectional, embed, decoder \
+                     hidden, input kind) = {:?}, but {:?} was asked for",
+                    arch(&model.config),
+                    arch(&config)
+                ),
+            });
+        }
+        model.config = config;
+        Ok(model)
+    }
+
     /// Loads a model written by [`AutoEncoder::save`]; errors name the file and tensor.
     pub fn load(path: &Path) -> Result<Self> {
         let file = TensorFile::open(path)?;
@@ -590,6 +621,23 @@ mod tests {
         assert_eq!(
             model.embed_batch(&[x.view()]).unwrap(),
             back.embed_batch(&[x.view()]).unwrap()
+        );
+        // load_as keeps the weights and takes the new window settings, but refuses
+        // a different network.
+        let mut windows = tiny(true);
+        windows.segments.hop_frames += 1;
+        let again = AutoEncoder::load_as(&p, windows.clone()).unwrap();
+        assert_eq!(again.config(), &windows);
+        assert_eq!(
+            model.embed_batch(&[x.view()]).unwrap(),
+            again.embed_batch(&[x.view()]).unwrap()
+        );
+        let err = AutoEncoder::<f32>::load_as(&p, tiny(false))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("encoder.safetensors") && err.contains("asked for"),
+            "{err}"
         );
         let bytes = std::fs::read(&p).unwrap();
         std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();

@@ -104,6 +104,11 @@ pub struct TrainEncoderArgs {
     /// Continue from OUT.ckpt/.
     #[arg(long)]
     resume: bool,
+    /// Start from this encoder's weights (e.g. the bundle's, to adapt it to a new
+    /// acoustic model's posteriorgrams in a few epochs); its architecture must match
+    /// the one the other options describe.
+    #[arg(long)]
+    init: Option<PathBuf>,
     /// Boundary jitter: each training segment's start and end move by a random amount
     /// in [−J, J] seconds (seeded), and the decoder must still rebuild the word as cut
     /// exactly (or its partner, with --pairs), so vectors tolerate the inexact
@@ -331,7 +336,10 @@ pub fn run(args: TrainEncoderArgs, quiet: bool) -> anyhow::Result<()> {
         frontend: frontend_config,
         segments: segments_cfg,
     };
-    let mut model = AutoEncoder::<f32>::new(config, &mut Rng::fork(args.seed, 1))?;
+    let mut model = match &args.init {
+        None => AutoEncoder::<f32>::new(config, &mut Rng::fork(args.seed, 1))?,
+        Some(path) => AutoEncoder::<f32>::load_as(path, config)?,
+    };
     let train_config = EncoderTrainConfig {
         epochs: args.epochs,
         batch_size: args.batch_size,
