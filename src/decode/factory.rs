@@ -69,7 +69,7 @@ pub struct DecoderConfig {
     /// beam: drop hypotheses this far (nats) below the best. Larger → slower, more
     /// accurate.
     pub beam_threshold: f32,
-    /// LM weight (default 1.0 for both).
+    /// LM weight (default [`DEFAULT_LM_WEIGHT`] for both).
     pub lm_weight: Option<f32>,
     /// Word insertion bonus in nats, negative for a penalty (default −0.5 for both,
     /// tuned on the dev split).
@@ -91,6 +91,9 @@ pub struct DecoderConfig {
 
 /// Default beam of the beam decoder (hypotheses kept per frame).
 pub const DEFAULT_BEAM_SIZE: usize = 128;
+/// LM weight of both lexicon decoders when none is given: tuned on the dev split with
+/// the default bundle's unpruned 3-gram (1.0 → 1.2 took hmm WER from 12.63 to 12.20 %).
+pub const DEFAULT_LM_WEIGHT: f32 = 1.2;
 /// Default beam of the hmm decoder (nats).
 pub const DEFAULT_HMM_BEAM: f32 = 16.0;
 
@@ -304,7 +307,7 @@ where
                     .beam
                     .map_or(DEFAULT_BEAM_SIZE, |b| b.max(1.0) as usize),
                 beam_threshold: config.beam_threshold,
-                lm_weight: config.lm_weight.unwrap_or(1.0),
+                lm_weight: config.lm_weight.unwrap_or(DEFAULT_LM_WEIGHT),
                 word_bonus: config.word_bonus.unwrap_or(-0.5),
                 nbest,
                 ..Default::default()
@@ -331,7 +334,7 @@ where
             let cfg = ViterbiConfig {
                 beam: config.beam.unwrap_or(DEFAULT_HMM_BEAM),
                 max_active: config.max_active,
-                lm_weight: config.lm_weight.unwrap_or(1.0),
+                lm_weight: config.lm_weight.unwrap_or(DEFAULT_LM_WEIGHT),
                 word_penalty: config.word_bonus.unwrap_or(-0.5),
                 topology,
                 nbest,

@@ -44,7 +44,7 @@ pub struct DecodeArgs {
     /// beam: drop hypotheses this far (nats) below the best. Larger: slower, more accurate.
     #[arg(long, default_value_t = 25.0)]
     beam_threshold: f32,
-    /// LM weight (default 1.0).
+    /// LM weight (default 1.2, tuned on the dev split with the default bundle's LM).
     #[arg(long)]
     lm_weight: Option<f32>,
     /// Word insertion bonus in nats, negative for a penalty (default −0.5).

@@ -33,7 +33,7 @@ pub struct TranscribeArgs {
     /// Beam (beam: hypotheses; hmm: nats). Larger → slower, more accurate.
     #[arg(long)]
     beam: Option<f32>,
-    /// LM weight (default 1.0).
+    /// LM weight (default 1.2, tuned on the dev split with the default bundle's LM).
     #[arg(long)]
     lm_weight: Option<f32>,
     /// Word insertion bonus in nats, negative for a penalty (default −0.5).
