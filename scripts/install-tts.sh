@@ -4,7 +4,9 @@
 # Debian/Ubuntu only; run as root (or with sudo). Idempotent.
 #
 #   engines:  espeak-ng (GPL, called as a process), flite, festival, sox
-#   voices:   festival kal_diphone, ked_diphone, cmu_us_slt_arctic_hts
+#   voices:   festival kal_diphone, ked_diphone, cmu_us_slt_arctic_hts; and the
+#             "borrowed" voices (`hark corpus synth --voices borrowed`): festival's
+#             Italian lp/pc, Finnish lj/mv and Czech dita/krb/machac/ph diphone voices
 #   lexicon:  festlex-cmu (CMUdict, BSD-2-Clause data)
 #   text:     wordnet-base (WordNet 3.0 glosses and example sentences, WordNet licence)
 #   helper:   libespeak-ng-dev + gcc build scripts/espeak-events.c (phone timings)
@@ -14,7 +16,10 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 PKGS=(espeak-ng libespeak-ng-dev flite festival festvox-kallpc16k festvox-kdlpc16k
-      festvox-us-slt-hts festlex-cmu sox wordnet-base gcc)
+      festvox-us-slt-hts festlex-cmu sox wordnet-base gcc
+      festvox-italp16k festvox-itapc16k festvox-suopuhe-lj festvox-suopuhe-mv
+      festival-czech festvox-czech-dita festvox-czech-krb festvox-czech-machac
+      festvox-czech-ph)
 
 $SUDO apt-get update -q
 # Install what exists; report what does not (package names differ across releases).

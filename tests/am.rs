@@ -339,6 +339,30 @@ fn hark_train_cli_writes_a_loadable_bundle_and_guards_its_checkpoint() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--resume"));
     let o = run(&["--resume", "--epochs", "3"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Several training manifests are read in turn.
+    let two = dir.join("two");
+    let o = hark(&[
+        "train",
+        "--train",
+        dir.join("train.jsonl").to_str().unwrap(),
+        dir.join("dev.jsonl").to_str().unwrap(),
+        "--dev",
+        dir.join("dev.jsonl").to_str().unwrap(),
+        "--out",
+        two.to_str().unwrap(),
+        "--layers",
+        "1",
+        "--hidden",
+        "8",
+        "--epochs",
+        "1",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("training on 20 utterances from 2 manifest(s)"),
+        "{err}"
+    );
 
     // hark posteriors: the trained bundle turns features into log-posteriors.
     let feats = dir.join("dev-utt0.npy");

@@ -391,3 +391,87 @@ fn synth_is_resumable_and_deterministic() {
     ]);
     assert!(!o.status.success());
 }
+
+/// `--voices borrowed`: festival's Italian, Finnish and Czech diphone voices say
+/// English phone strings; the labels are hark phones covering the audio, ids are
+/// prefixed so the corpus can join a standard one, and builds are deterministic.
+/// Skipped where festival or the voices are not installed (scripts/install-tts.sh).
+#[test]
+fn borrowed_voices_speak_english_phone_strings_deterministically() {
+    let voices = Path::new("/usr/share/festival/voices");
+    if !have("festival")
+        || !voices.join("italian/lp_diphone").exists()
+        || !voices.join("czech/czech_ph").exists()
+        || !voices.join("finnish/hy_fi_mv_diphone").exists()
+    {
+        eprintln!(
+            "skipping borrowed-voice test: festival voices not installed (scripts/install-tts.sh)"
+        );
+        return;
+    }
+    let d = tmpdir("borrowed");
+    let text = d.join("sentences.txt");
+    let mut lines = String::new();
+    for subj in ["the cat", "a dog", "the dog", "a cat"] {
+        for place in ["on the mat", "home", "with the cat", "in the garden"] {
+            for verb in ["sat", "ran", "waited"] {
+                lines.push_str(&format!("{subj} {verb} {place}\n"));
+            }
+        }
+    }
+    std::fs::write(&text, lines).unwrap();
+    let lex = repo_root().join("tests/data/corpus/lexicon.txt");
+    let run = |out: &Path| {
+        let o = hark(&[
+            "corpus",
+            "synth",
+            "--voices",
+            "borrowed",
+            "--text",
+            text.to_str().unwrap(),
+            "--lexicon",
+            lex.to_str().unwrap(),
+            "--hours",
+            "0.004",
+            "--dev-hours",
+            "0",
+            "--test-hours",
+            "0",
+            "--seed",
+            "3",
+            "--out",
+            out.to_str().unwrap(),
+            "-q",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let (a, b) = (d.join("a"), d.join("b"));
+    run(&a);
+    run(&b);
+    let ma = Manifest::load(&a.join("train.jsonl")).unwrap();
+    let mb = Manifest::load(&b.join("train.jsonl")).unwrap();
+    assert!(ma.utterances.len() >= 3, "{}", ma.utterances.len());
+    assert_eq!(ma.utterances, mb.utterances);
+    for u in &ma.utterances {
+        assert!(u.id.starts_with("btrain-"), "{}", u.id);
+        assert!(u.speaker.as_deref().unwrap().starts_with("borrowed/"));
+        let ali = u.alignment.as_ref().unwrap();
+        assert_eq!(ali[0].1, 0.0);
+        for w in ali.windows(2) {
+            assert!((w[0].2 - w[1].1).abs() < 1e-9, "{}: gap in alignment", u.id);
+        }
+        assert!(
+            (ali.last().unwrap().2 - u.duration).abs() < 0.002,
+            "{}",
+            u.id
+        );
+        assert!(ali.iter().all(|p| hark::phones::is_phone(&p.0)), "{}", u.id);
+        assert!(ali.iter().filter(|p| p.0 != "SIL").count() >= 5, "{}", u.id);
+        let wav_a = std::fs::read(ma.audio_path(u)).unwrap();
+        assert_eq!(wav_a, std::fs::read(mb.audio_path(u)).unwrap(), "{}", u.id);
+        let (samples, rate) = hark::audio::load_16k(&ma.audio_path(u))
+            .map(|w| (w.samples.len(), 16_000))
+            .unwrap();
+        assert!((samples as f64 / rate as f64 - u.duration).abs() < 0.002);
+    }
+}

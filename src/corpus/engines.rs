@@ -8,7 +8,10 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
+use crate::corpus::borrowed::{Inventory, Plan, borrowed_voice, default_voice_root};
+use crate::corpus::phonemap::{map_festival, map_segments};
 use crate::error::{Error, Result};
+use crate::rng::Rng;
 
 /// The engine behind a voice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -19,6 +22,9 @@ pub enum Engine {
     Flite,
     /// festival (diphone kal / ked, HTS slt).
     Festival,
+    /// festival diphone voices of other languages speaking English phone strings
+    /// ([`crate::corpus::borrowed`]).
+    Borrowed,
 }
 
 impl Engine {
@@ -28,6 +34,7 @@ impl Engine {
             Engine::Espeak => "espeak",
             Engine::Flite => "flite",
             Engine::Festival => "festival",
+            Engine::Borrowed => "borrowed",
         }
     }
 }
@@ -70,7 +77,7 @@ pub struct Prosody {
     pub stretch: f64,
     /// Pitch setting in the engine's unit: eSpeak `-p` (0–99), flite clustergen
     /// `f0_shift` (multiplier), flite kal16 and festival diphones target F0 mean
-    /// (Hz). Ignored by festival HTS.
+    /// (Hz), borrowed voices the starting F0 (Hz). Ignored by festival HTS.
     pub pitch: f64,
 }
 
@@ -225,6 +232,8 @@ pub struct Engines {
     espeak_helper: PathBuf,
     espeak: Option<EspeakHelper>,
     festival: Option<Festival>,
+    /// Diphone inventories of the borrowed voices, read on first use.
+    inventories: std::collections::HashMap<&'static str, Inventory>,
 }
 
 impl Engines {
@@ -237,6 +246,7 @@ impl Engines {
             espeak_helper: espeak_helper.to_path_buf(),
             espeak: None,
             festival: None,
+            inventories: Default::default(),
         })
     }
 
@@ -252,6 +262,7 @@ impl Engines {
             Engine::Espeak => self.espeak(voice, text, prosody),
             Engine::Flite => self.flite(voice, text, prosody),
             Engine::Festival => self.festival(voice, text, prosody),
+            Engine::Borrowed => self.borrowed(voice, text, prosody),
         }?;
         if out.samples.is_empty() {
             return Err(engine_err(&voice.id(), format!("no audio for {text:?}")));
@@ -372,7 +383,10 @@ impl Engines {
         })
     }
 
-    fn festival(&mut self, voice: &Voice, text: &str, p: Prosody) -> Result<EngineOutput> {
+    /// Sends `script` to the long-lived festival process (started on first use) and
+    /// waits until it has run; `voice` (festival's name) is selected first unless it
+    /// is the current one.
+    fn festival_eval(&mut self, id: &str, voice: &str, script: &str) -> Result<()> {
         if self.festival.is_none() {
             let mut child = Command::new("festival")
                 .arg("--pipe")
@@ -402,38 +416,22 @@ impl Engines {
                 counter: 0,
             });
         }
-        let wav = self.tmp.join("festival.wav");
-        let segs = self.tmp.join("festival.segs");
-        let _ = std::fs::remove_file(&wav);
-        let _ = std::fs::remove_file(&segs);
         let f = self.festival.as_mut().expect("invariant: started above");
         f.counter += 1;
-        let mut script = String::new();
-        if f.voice.as_deref() != Some(voice.name.as_str()) {
-            script.push_str(&format!("(voice_{})\n", voice.name));
-            f.voice = Some(voice.name.clone());
+        let mut full = String::new();
+        if f.voice.as_deref() != Some(voice) {
+            full.push_str(&format!("(voice_{voice})\n"));
+            f.voice = Some(voice.to_string());
         }
-        script.push_str(&format!(
-            "(Parameter.set 'Duration_Stretch {:.3})\n",
-            p.stretch
-        ));
-        if voice.has_pitch_control() {
-            script.push_str(&format!(
-                "(set! int_lr_params '((target_f0_mean {:.1}) (target_f0_std {:.1}) (model_f0_mean 170) (model_f0_std 34)))\n",
-                p.pitch,
-                (p.pitch * 0.15).max(5.0)
-            ));
-        }
-        script.push_str(&format!(
-            "(set! hark_u (Utterance Text \"{text}\"))\n(utt.synth hark_u)\n(utt.save.wave hark_u \"{}\" 'riff)\n(utt.save.segs hark_u \"{}\")\n(print \"hark-done {}\")\n(fflush nil)\n",
-            wav.display(),
-            segs.display(),
+        full.push_str(script);
+        full.push_str(&format!(
+            "(print \"hark-done {}\")\n(fflush nil)\n",
             f.counter
         ));
         let marker = format!("hark-done {}", f.counter);
         let sent = f
             .stdin
-            .write_all(script.as_bytes())
+            .write_all(full.as_bytes())
             .and_then(|_| f.stdin.flush());
         let mut ok = sent.is_ok();
         if ok {
@@ -455,8 +453,30 @@ impl Engines {
             let _ = f.child.kill();
             let _ = f.child.wait();
             self.festival = None;
-            return Err(engine_err(&voice.id(), "festival process died"));
+            return Err(engine_err(id, "festival process died"));
         }
+        Ok(())
+    }
+
+    fn festival(&mut self, voice: &Voice, text: &str, p: Prosody) -> Result<EngineOutput> {
+        let wav = self.tmp.join("festival.wav");
+        let segs = self.tmp.join("festival.segs");
+        let _ = std::fs::remove_file(&wav);
+        let _ = std::fs::remove_file(&segs);
+        let mut script = format!("(Parameter.set 'Duration_Stretch {:.3})\n", p.stretch);
+        if voice.has_pitch_control() {
+            script.push_str(&format!(
+                "(set! int_lr_params '((target_f0_mean {:.1}) (target_f0_std {:.1}) (model_f0_mean 170) (model_f0_std 34)))\n",
+                p.pitch,
+                (p.pitch * 0.15).max(5.0)
+            ));
+        }
+        script.push_str(&format!(
+            "(set! hark_u (Utterance Text \"{text}\"))\n(utt.synth hark_u)\n(utt.save.wave hark_u \"{}\" 'riff)\n(utt.save.segs hark_u \"{}\")\n",
+            wav.display(),
+            segs.display(),
+        ));
+        self.festival_eval(&voice.id(), &voice.name, &script)?;
         if !wav.exists() || !segs.exists() {
             return Err(engine_err(
                 &voice.id(),
@@ -467,6 +487,75 @@ impl Engines {
             std::fs::read_to_string(&segs).map_err(|e| Error::io(&segs, "reading", e))?;
         let segments = parse_festival_segs(&seg_text, &segs)?;
         let (samples, sr) = read_wav_i16(&wav)?;
+        Ok(EngineOutput {
+            samples,
+            sample_rate: sr,
+            segments,
+        })
+    }
+
+    /// A borrowed voice: festival's English front end (`kal_diphone`, at the
+    /// requested rate) gives the phones and durations, [`Plan`] renders them in the
+    /// voice's language, and the voice speaks the segment list. The returned
+    /// segments are the English labels (CMU phones and `SIL`), scaled to the audio.
+    fn borrowed(&mut self, voice: &Voice, text: &str, p: Prosody) -> Result<EngineOutput> {
+        let bv = borrowed_voice(&voice.name)
+            .ok_or_else(|| engine_err(&voice.id(), "not a borrowed voice"))?;
+        let english = self.festival(
+            &Voice::new(Engine::Festival, "kal_diphone"),
+            text,
+            Prosody {
+                stretch: p.stretch,
+                pitch: 110.0,
+            },
+        )?;
+        let dur = english.samples.len() as f64 / f64::from(english.sample_rate.max(1));
+        let (ali, unknown) = map_segments(&english.segments, dur, map_festival);
+        if let Some(u) = unknown.first() {
+            return Err(engine_err(
+                &voice.id(),
+                format!("festival phone {u:?} has no mapping"),
+            ));
+        }
+        if !self.inventories.contains_key(bv.name) {
+            let inv = Inventory::load(&default_voice_root(), bv)?;
+            self.inventories.insert(bv.name, inv);
+        }
+        // The accents are a function of the request, so a resumed build repeats them.
+        let mut seed = 0xcbf2_9ce4_8422_2325u64 ^ p.pitch.to_bits();
+        for b in text.bytes().chain(voice.name.bytes()) {
+            seed = (seed ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+        let plan = Plan::new(
+            &ali,
+            bv.language,
+            self.inventories.get(bv.name),
+            p.pitch,
+            &mut Rng::new(seed),
+        )
+        .map_err(|e| engine_err(&voice.id(), e.to_string()))?;
+        let wav = self.tmp.join("borrowed.wav");
+        let _ = std::fs::remove_file(&wav);
+        let script = format!(
+            "{}(utt.synth hark_u)\n(utt.save.wave hark_u \"{}\" 'riff)\n",
+            plan.scheme("hark_u"),
+            wav.display()
+        );
+        self.festival_eval(&voice.id(), bv.name, &script)?;
+        if !wav.exists() {
+            return Err(engine_err(
+                &voice.id(),
+                format!("festival made no output for {text:?}"),
+            ));
+        }
+        let (samples, sr) = read_wav_i16(&wav)?;
+        let got = samples.len() as f64 / f64::from(sr.max(1));
+        let scale = got / plan.duration().max(1e-9);
+        let segments = plan
+            .labels
+            .iter()
+            .map(|a| (a.0.clone(), a.1 * scale, a.2 * scale))
+            .collect();
         Ok(EngineOutput {
             samples,
             sample_rate: sr,

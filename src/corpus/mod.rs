@@ -8,6 +8,7 @@
 //! ```
 
 pub mod augment;
+pub mod borrowed;
 pub mod cmudict;
 pub mod engines;
 pub mod import;

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::corpus::augment::{self, Channel, ChannelConfig};
+use crate::corpus::borrowed::{BORROWED_VOICES, borrowed_voice};
 use crate::corpus::cmudict::CmuDict;
 use crate::corpus::engines::{Engine, Engines, Prosody, Voice};
 use crate::corpus::phonemap::{self, map_espeak, map_festival, push_merged};
@@ -130,6 +131,28 @@ pub fn train_voices() -> Vec<VoiceEntry> {
     v
 }
 
+/// The borrowed voices ([`crate::corpus::borrowed`]), equally weighted: a corpus of
+/// accented English from eight more human speakers, to add to the standard one.
+pub fn borrowed_voices() -> Vec<VoiceEntry> {
+    BORROWED_VOICES
+        .iter()
+        .map(|b| VoiceEntry {
+            voice: Voice::new(Engine::Borrowed, b.name),
+            weight: 1.0 / BORROWED_VOICES.len() as f64,
+        })
+        .collect()
+}
+
+/// Which voices speak the train and dev splits (test always uses [`test_voices`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VoiceSet {
+    /// flite, festival and eSpeak NG English voices ([`train_voices`]).
+    #[default]
+    Standard,
+    /// festival's diphone voices of other languages ([`borrowed_voices`]).
+    Borrowed,
+}
+
 /// The test-only voices: festival `ked_diphone`, eSpeak NG's held-out variants on
 /// every accent, and the held-out accent with every variant.
 pub fn test_voices() -> Vec<VoiceEntry> {
@@ -162,6 +185,10 @@ pub fn draw_prosody(voice: &Voice, rng: &mut Rng) -> Prosody {
         Engine::Flite if voice.name.starts_with("kal") => rng.uniform_range(80.0, 135.0),
         Engine::Flite => rng.uniform_range(0.85, 1.2),
         Engine::Festival => rng.uniform_range(85.0, 140.0),
+        Engine::Borrowed => {
+            let (lo, hi) = borrowed_voice(&voice.name).map_or((100.0, 200.0), |b| b.f0_hz);
+            rng.uniform_range(lo, hi)
+        }
     };
     Prosody { stretch, pitch }
 }
@@ -205,6 +232,8 @@ pub struct SynthConfig {
     pub heldout_fraction: f64,
     /// Seconds between manifest checkpoints.
     pub checkpoint_secs: f64,
+    /// Voices of the train and dev splits.
+    pub voice_set: VoiceSet,
 }
 
 impl SynthConfig {
@@ -225,6 +254,7 @@ impl SynthConfig {
             channel: ChannelConfig::default(),
             heldout_fraction: 0.05,
             checkpoint_secs: 60.0,
+            voice_set: VoiceSet::Standard,
         }
     }
 
@@ -344,6 +374,10 @@ fn words_of(sentences: &[String]) -> Vec<String> {
 struct SplitPlan<'a> {
     split: Split,
     seed: u64,
+    /// Mixed into the per-utterance seeds and prefixed to ids, so that a corpus of
+    /// another voice set (same seed, hence the same sentence split) draws other
+    /// prompts and its ids never collide with the standard corpus's.
+    stream: (u64, &'static str),
     voices: Vec<VoiceEntry>,
     source: PromptSource<'a>,
     channel: &'a ChannelConfig,
@@ -351,7 +385,7 @@ struct SplitPlan<'a> {
 
 impl SplitPlan<'_> {
     fn id(&self, index: usize) -> String {
-        format!("{}-{index:07}", self.split.name())
+        format!("{}{}-{index:07}", self.stream.1, self.split.name())
     }
 
     fn rel_audio(&self, index: usize) -> String {
@@ -372,7 +406,7 @@ fn make_utterance(
     out: &Path,
     engines: &mut Engines,
 ) -> Result<(Utterance, SynthMeta)> {
-    let mut rng = Rng::fork(plan.seed ^ plan.split.tag(), index as u64);
+    let mut rng = Rng::fork(plan.seed ^ plan.split.tag() ^ plan.stream.0, index as u64);
     let voice = pick_voice(&plan.voices, &mut rng).clone();
     let prompt = plan.source.draw(index, &mut rng);
     let prosody = draw_prosody(&voice, &mut rng);
@@ -391,7 +425,8 @@ fn make_utterance(
         let dur = y.len() as f64 / sr;
         let (part, unknown) = match voice.engine {
             Engine::Espeak => phonemap::map_segments(&o.segments, dur, |p| map_espeak(p, rhotic)),
-            Engine::Flite | Engine::Festival => {
+            // Borrowed voices already report hark phones, which map_festival keeps.
+            Engine::Flite | Engine::Festival | Engine::Borrowed => {
                 phonemap::map_segments(&o.segments, dur, map_festival)
             }
         };
@@ -415,7 +450,10 @@ fn make_utterance(
     }
     let trail = rng.uniform_range(0.0, 0.25);
     push_silence(&mut samples, &mut ali, trail, sr);
-    let mut ch_rng = Rng::fork(plan.seed ^ plan.split.tag() ^ 0xc4a7, index as u64);
+    let mut ch_rng = Rng::fork(
+        plan.seed ^ plan.split.tag() ^ plan.stream.0 ^ 0xc4a7,
+        index as u64,
+    );
     let y = channel.apply(&samples, sr, &mut ch_rng)?;
     let duration = y.len() as f64 / sr;
     let scale = 1.0 / channel.speed;
@@ -644,10 +682,14 @@ pub fn synthesize(
         let plan = SplitPlan {
             split: *split,
             seed: cfg.seed,
-            voices: if *split == Split::Test {
-                test_voices()
-            } else {
-                train_voices()
+            stream: match cfg.voice_set {
+                VoiceSet::Standard => (0, ""),
+                VoiceSet::Borrowed => (0xb0bb_0000_0000_0000, "b"),
+            },
+            voices: match (*split, cfg.voice_set) {
+                (Split::Test, _) => test_voices(),
+                (_, VoiceSet::Standard) => train_voices(),
+                (_, VoiceSet::Borrowed) => borrowed_voices(),
             },
             source: PromptSource {
                 sentences: pool,

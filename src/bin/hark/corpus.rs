@@ -100,6 +100,12 @@ pub struct SynthArgs {
     /// No channel augmentation (clean engine audio).
     #[arg(long)]
     clean: bool,
+    /// Voices of the train and dev splits: `standard` (English flite, festival and
+    /// eSpeak NG voices) or `borrowed` (festival's Italian, Finnish and Czech diphone
+    /// voices speaking English phone strings; ids get a `b` prefix, so the corpus can
+    /// be trained on together with a standard one built with the same seed).
+    #[arg(long, default_value = "standard", value_parser = ["standard", "borrowed"])]
+    voices: String,
     /// Output folder.
     #[arg(long)]
     out: PathBuf,
@@ -192,6 +198,9 @@ fn synth_cmd(a: SynthArgs, quiet: bool) -> anyhow::Result<()> {
     cfg.seed = a.seed;
     cfg.jobs = a.jobs;
     cfg.espeak_helper = a.espeak_helper;
+    if a.voices == "borrowed" {
+        cfg.voice_set = synth::VoiceSet::Borrowed;
+    }
     if a.clean {
         cfg.channel = hark::corpus::augment::ChannelConfig {
             speed_prob: 0.0,

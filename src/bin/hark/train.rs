@@ -34,9 +34,10 @@ model.safetensors, tokens.txt, train_log.json and, for ce, priors.txt; checkpoin
 to OUT/checkpoint (continue with --resume)."
 )]
 pub struct TrainArgs {
-    /// Training manifest (JSONL or Kaldi data directory).
-    #[arg(long)]
-    train: PathBuf,
+    /// Training manifests (JSONL or Kaldi data directories); several are read in turn
+    /// and trained on together (`--train a.jsonl b.jsonl`).
+    #[arg(long, required = true, num_args = 1..)]
+    train: Vec<PathBuf>,
     /// Dev manifest, decoded after every epoch for early stopping.
     #[arg(long)]
     dev: PathBuf,
@@ -313,14 +314,17 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
     if args.eq != 0.0 && features.kind != FeatureKind::Fbank {
         bail!("--eq shapes log filter-bank energies: it needs --features fbank");
     }
-    let train_set = examples(
-        &args.train,
-        objective,
-        &tokens,
-        &features,
-        lexicon.as_ref(),
-        vtlp.is_some(),
-    )?;
+    let mut train_set = Vec::new();
+    for path in &args.train {
+        train_set.extend(examples(
+            path,
+            objective,
+            &tokens,
+            &features,
+            lexicon.as_ref(),
+            vtlp.is_some(),
+        )?);
+    }
     let dev_set = examples(
         &args.dev,
         objective,
@@ -329,6 +333,14 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
         lexicon.as_ref(),
         false,
     )?;
+    if !quiet {
+        eprintln!(
+            "training on {} utterances from {} manifest(s); {} dev utterances",
+            train_set.len(),
+            args.train.len(),
+            dev_set.len()
+        );
+    }
     let input_dim = train_set
         .first()
         .map(|e| e.feats.ncols())
