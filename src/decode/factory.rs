@@ -94,7 +94,10 @@ pub const DEFAULT_BEAM_SIZE: usize = 128;
 /// LM weight of both lexicon decoders when none is given: tuned on the dev split with
 /// the default bundle's unpruned 3-gram (1.0 → 1.2 took hmm WER from 12.63 to 12.20 %).
 pub const DEFAULT_LM_WEIGHT: f32 = 1.2;
-/// Default beam of the hmm decoder (nats).
+/// Default beam of the hmm decoder (nats). On the dev split with the default bundle,
+/// beams 16 / 20 / 24 / 32 give WER 12.20 / 11.62 / 11.30 / 11.27 % at decoder
+/// real-time factor 0.0016 / 0.0033 / 0.0078 / 0.0315; 16 stays the default because
+/// the hybrid model's flatter scores make beam 24 cost 0.065 × real time.
 pub const DEFAULT_HMM_BEAM: f32 = 16.0;
 
 impl DecoderConfig {
