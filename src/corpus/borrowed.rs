@@ -19,7 +19,7 @@
 //! lacks gets a 30 ms pause between them (labelled `SIL`) rather than the silence
 //! festival would splice in unannounced.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -218,7 +218,8 @@ fn is_vowel(p: &str) -> bool {
 /// The diphones a voice has, from the index at the top of its `group/*.group` file.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Inventory {
-    pairs: HashSet<(String, String)>,
+    /// First phone → the phones that can follow it.
+    pairs: HashMap<String, HashSet<String>>,
 }
 
 impl Inventory {
@@ -251,7 +252,7 @@ impl Inventory {
     /// Parses the ASCII index of a group file: after `EST_Header_End`, lines
     /// `a-b start mid end` until the binary data begins.
     pub fn parse(bytes: &[u8]) -> Self {
-        let mut pairs = HashSet::new();
+        let mut inv = Inventory::default();
         let mut in_index = false;
         for line in bytes.split(|&b| b == b'\n') {
             let Ok(line) = std::str::from_utf8(line) else {
@@ -275,17 +276,24 @@ impl Inventory {
                 Some((a, b))
                     if !a.is_empty() && !b.is_empty() && line.split_whitespace().count() == 4 =>
                 {
-                    pairs.insert((a.to_string(), b.to_string()));
+                    inv.insert(a, b);
                 }
                 _ => break,
             }
         }
-        Inventory { pairs }
+        inv
+    }
+
+    fn insert(&mut self, a: &str, b: &str) {
+        self.pairs
+            .entry(a.to_string())
+            .or_default()
+            .insert(b.to_string());
     }
 
     /// Whether the diphone `a-b` exists.
     pub fn has(&self, a: &str, b: &str) -> bool {
-        self.pairs.contains(&(a.to_string(), b.to_string()))
+        self.pairs.get(a).is_some_and(|next| next.contains(b))
     }
 }
 
@@ -407,11 +415,6 @@ impl Plan {
                 )));
             }
         }
-        let mut labels_merged: Vec<AlignedPhone> = Vec::new();
-        for AlignedPhone(p, a, b) in labels {
-            push_label(&mut labels_merged, &p, a, b);
-        }
-        let labels = labels_merged;
         let mut out: Vec<(String, f64, f64)> = Vec::new();
         let mut shift = 0.0;
         let mut gaps: Vec<(f64, f64)> = Vec::new(); // (original time, gap) for labels
@@ -562,7 +565,7 @@ mod tests {
             ("j", "#"),
             ("#", "o"),
         ] {
-            inv.pairs.insert((a.into(), b.into()));
+            inv.insert(a, b);
         }
         // j-o is missing: a pause goes between Y and OW.
         let plan = Plan::new(&eng, Language::Italian, Some(&inv), 200.0, &mut Rng::new(1)).unwrap();
@@ -603,7 +606,7 @@ mod tests {
         }
         // Neither the missing pair nor a pause around it: an error, not silence.
         let mut bare = Inventory::default();
-        bare.pairs.insert(("#".into(), "a".into()));
+        bare.insert("#", "a");
         assert!(
             Plan::new(
                 &eng,
