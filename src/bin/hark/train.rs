@@ -387,7 +387,7 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
         seed: args.seed,
         keep_input_norm: args.init.is_some(),
         vtlp,
-        eq: (args.eq > 0.0).then(|| EqAugmentConfig::new(args.eq)),
+        eq: (args.eq != 0.0).then(|| EqAugmentConfig::new(args.eq)),
         ..Default::default()
     };
     let ckpt = args.out.join("checkpoint");
