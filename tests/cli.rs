@@ -26,3 +26,89 @@ fn tokens_prints_ctc_table() {
     assert_eq!(lines[0], "<blk>");
     assert_eq!(lines[1], "SIL");
 }
+
+#[test]
+fn lexicon_learn_adds_the_labelled_pronunciations_and_refuses_bad_input() {
+    let d = crate::util::tmpdir("lexlearn");
+    let lex = d.join("lex.txt");
+    std::fs::write(&lex, "AND AH0 N D\nCAT K AE1 T\n").unwrap();
+    let m = d.join("m.jsonl");
+    let line = |text: &str, phones: &str| {
+        format!(
+            "{{\"id\":\"u\",\"audio\":\"u.wav\",\"text\":\"{text}\",\"phones\":\"{phones}\"}}\n"
+        )
+    };
+    std::fs::write(
+        &m,
+        [
+            line("cat and", "SIL K AE T AH N SIL"),
+            line("and cat", "AH N K AE T"),
+            line("cat", "K AE T"),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let out_path = d.join("out.txt");
+    let (l, o, mp) = (
+        lex.to_str().unwrap(),
+        out_path.to_str().unwrap(),
+        m.to_str().unwrap(),
+    );
+    let out = hark(&["lexicon", "learn", "--lexicon", l, "--out", o, mp]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&out_path).unwrap();
+    assert_eq!(text, "and AH N D\nand(2) AH N\ncat K AE T\n");
+    // A threshold above the two sightings adds nothing.
+    let out = hark(&[
+        "lexicon",
+        "learn",
+        "--lexicon",
+        l,
+        "--out",
+        o,
+        "--min-count",
+        "3",
+        mp,
+    ]);
+    assert!(out.status.success());
+    assert_eq!(
+        std::fs::read_to_string(&out_path).unwrap(),
+        "and AH N D\ncat K AE T\n"
+    );
+    // Bad input: clear errors, non-zero exit, no output written.
+    std::fs::remove_file(&out_path).unwrap();
+    let out = hark(&[
+        "lexicon",
+        "learn",
+        "--lexicon",
+        l,
+        "--out",
+        o,
+        "--min-share",
+        "2",
+        mp,
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--min-share"));
+    let missing = d.join("nope.jsonl");
+    let out = hark(&[
+        "lexicon",
+        "learn",
+        "--lexicon",
+        l,
+        "--out",
+        o,
+        missing.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope.jsonl"));
+    std::fs::write(&m, line("dog", "D AO G")).unwrap();
+    let out = hark(&["lexicon", "learn", "--lexicon", l, "--out", o, mp]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no utterance"));
+    assert!(!out_path.exists());
+}

@@ -12,6 +12,7 @@ mod decode;
 mod eval_search;
 mod features;
 mod index;
+mod lexicon;
 mod lm;
 mod model_dir;
 mod plot;
@@ -64,6 +65,10 @@ enum Command {
     ///
     /// Example: `hark lm build corpus.txt --order 3 --out lm.arpa`
     Lm(lm::LmArgs),
+    /// Lexicon tools: learn pronunciation variants from a labelled corpus.
+    ///
+    /// Example: `hark lexicon learn --lexicon lexicon.txt --out learned.txt train.jsonl`
+    Lexicon(lexicon::LexiconArgs),
     /// Compute Kaldi-compatible fbank or MFCC features of one WAV/FLAC file.
     ///
     /// Example: `hark features --kind fbank --bins 80 audio/yes.wav --out yes.npy`
@@ -130,6 +135,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Align(a) => align::run(a),
         Command::Bench(a) => bench::run(a, quiet),
         Command::Lm(a) => lm::run(a, quiet),
+        Command::Lexicon(a) => lexicon::run(a, quiet),
         Command::Index(a) => index::run(a, quiet),
         Command::Search(a) => search::run(a),
         Command::EvalSearch(a) => eval_search::run(a, quiet),

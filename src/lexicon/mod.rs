@@ -18,6 +18,8 @@
 //! unseen words; callers collect the OOV words (see [`Lexicon::oov_words`]) and warn
 //! about them. Decoders never produce OOV words: they only search the lexicon.
 
+pub mod learn;
+
 use std::collections::HashMap;
 use std::path::Path;
 
