@@ -112,3 +112,70 @@ fn lexicon_learn_adds_the_labelled_pronunciations_and_refuses_bad_input() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no utterance"));
     assert!(!out_path.exists());
 }
+
+#[test]
+fn convert_to_f16_halves_the_model_and_keeps_the_transcript() {
+    let d = crate::util::tmpdir("convert");
+    let root = crate::util::repo_root();
+    let src = root.join("models/default");
+    let bundle = d.join("bundle");
+    std::fs::create_dir_all(&bundle).unwrap();
+    for f in ["config.json", "tokens.txt", "lexicon.txt", "lm.arpa.gz"] {
+        std::fs::copy(src.join(f), bundle.join(f)).unwrap();
+    }
+    let f32_model = src.join("model.safetensors");
+    let f16_model = bundle.join("model.safetensors");
+    let out = hark(&[
+        "convert",
+        "--dtype",
+        "f16",
+        f32_model.to_str().unwrap(),
+        "--out",
+        f16_model.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (a, b) = (
+        std::fs::metadata(&f32_model).unwrap().len(),
+        std::fs::metadata(&f16_model).unwrap().len(),
+    );
+    assert!(b * 2 < a + 4096 && b * 2 > a - 4096, "{a} vs {b}");
+    let wav = root.join("audio/go_forward_ten_meters.wav");
+    let text = |model: &std::path::Path| {
+        let out = hark(&[
+            "transcribe",
+            "--model",
+            model.to_str().unwrap(),
+            "--decoder",
+            "hmm",
+            wav.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let t16 = text(&bundle);
+    assert!(t16.contains("go forward ten meters"), "{t16}");
+    assert_eq!(t16, text(&src));
+    // Not a safetensors file: a clear error naming it, and no output.
+    let bad = d.join("bad.safetensors");
+    std::fs::write(&bad, b"not tensors").unwrap();
+    let dst = d.join("out.safetensors");
+    let out = hark(&[
+        "convert",
+        "--dtype",
+        "f16",
+        bad.to_str().unwrap(),
+        "--out",
+        dst.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.safetensors"));
+    assert!(!dst.exists());
+}

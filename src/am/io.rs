@@ -20,19 +20,60 @@ pub struct NamedTensor {
     pub values: Vec<f32>,
 }
 
-/// Writes tensors (and string metadata) to `path` atomically.
+/// Writes tensors (and string metadata) to `path` atomically, as f32.
 pub fn save_tensors(
     path: &Path,
     tensors: &[NamedTensor],
     metadata: Option<HashMap<String, String>>,
 ) -> Result<()> {
-    let bytes: Vec<Vec<u8>> = tensors
-        .iter()
-        .map(|t| t.values.iter().flat_map(|v| v.to_le_bytes()).collect())
-        .collect();
+    save_tensors_as(path, tensors, metadata, StoredDtype::F32)
+}
+
+/// The precision tensors are stored in (they are always f32 once loaded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredDtype {
+    /// IEEE single precision: exact.
+    F32,
+    /// IEEE half precision (rounded to nearest even; 11 significant bits, |x| ≤ 65 504):
+    /// half the size, for inference-only bundles.
+    F16,
+}
+
+/// Writes tensors (and string metadata) to `path` atomically in `dtype`. F16 refuses
+/// values beyond its range instead of storing infinities.
+pub fn save_tensors_as(
+    path: &Path,
+    tensors: &[NamedTensor],
+    metadata: Option<HashMap<String, String>>,
+    dtype: StoredDtype,
+) -> Result<()> {
+    let mut bytes: Vec<Vec<u8>> = Vec::with_capacity(tensors.len());
+    for t in tensors {
+        bytes.push(match dtype {
+            StoredDtype::F32 => t.values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            StoredDtype::F16 => {
+                let mut b = Vec::with_capacity(2 * t.values.len());
+                for (i, &v) in t.values.iter().enumerate() {
+                    let h = f32_to_f16(v).ok_or_else(|| Error::Model {
+                        path: path.to_path_buf(),
+                        msg: format!(
+                            "tensor {}: value {v} at index {i} does not fit in f16",
+                            t.name
+                        ),
+                    })?;
+                    b.extend(h.to_le_bytes());
+                }
+                b
+            }
+        });
+    }
+    let st_dtype = match dtype {
+        StoredDtype::F32 => Dtype::F32,
+        StoredDtype::F16 => Dtype::F16,
+    };
     let mut views = Vec::with_capacity(tensors.len());
     for (t, b) in tensors.iter().zip(&bytes) {
-        let view = TensorView::new(Dtype::F32, t.shape.clone(), b).map_err(|e| Error::Model {
+        let view = TensorView::new(st_dtype, t.shape.clone(), b).map_err(|e| Error::Model {
             path: path.to_path_buf(),
             msg: format!("tensor {}: {e}", t.name),
         })?;
@@ -90,6 +131,29 @@ impl TensorFile {
             .unwrap_or_default()
     }
 
+    /// The shape of tensor `name`, if it exists.
+    pub fn shape(&self, name: &str) -> Option<Vec<usize>> {
+        self.st().tensor(name).ok().map(|v| v.shape().to_vec())
+    }
+
+    /// Every tensor, converted to f32, in name order.
+    pub fn all(&self) -> Result<Vec<NamedTensor>> {
+        let mut names = self.names();
+        names.sort();
+        names
+            .into_iter()
+            .map(|name| {
+                let shape = self.shape(&name).unwrap_or_default();
+                let values = self.get(&name, &shape)?;
+                Ok(NamedTensor {
+                    name,
+                    shape,
+                    values,
+                })
+            })
+            .collect()
+    }
+
     /// Whether a tensor of this name exists.
     pub fn contains(&self, name: &str) -> bool {
         self.st().tensor(name).is_ok()
@@ -126,9 +190,13 @@ impl TensorFile {
                 .chunks_exact(2)
                 .map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16))
                 .collect(),
+            Dtype::F16 => data
+                .chunks_exact(2)
+                .map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]])))
+                .collect(),
             d => {
                 return Err(self.err(format!(
-                    "tensor {name} has dtype {d:?}; expected F32, F64 or BF16"
+                    "tensor {name} has dtype {d:?}; expected F32, F64, F16 or BF16"
                 )));
             }
         };
@@ -137,6 +205,62 @@ impl TensorFile {
         }
         Ok(values)
     }
+}
+
+/// IEEE half → single precision (exact: every f16 value is an f32 value).
+pub fn f16_to_f32(h: u16) -> f32 {
+    let sign = ((h & 0x8000) as u32) << 16;
+    let exp = ((h >> 10) & 0x1f) as u32;
+    let mant = (h & 0x3ff) as u32;
+    match exp {
+        // Zero and subnormals: mant · 2^-24.
+        0 => {
+            let v = mant as f32 * f32::from_bits(0x3380_0000); // 2^-24
+            if sign != 0 { -v } else { v }
+        }
+        31 => f32::from_bits(sign | 0x7f80_0000 | (mant << 13)),
+        _ => f32::from_bits(sign | ((exp + 112) << 23) | (mant << 13)),
+    }
+}
+
+/// Single → half precision, rounded to nearest (ties to even); `None` for values that
+/// are not finite or overflow f16 (|x| ≥ 65 520 rounds to infinity).
+pub fn f32_to_f16(x: f32) -> Option<u16> {
+    let bits = x.to_bits();
+    let sign = ((bits >> 16) & 0x8000) as u16;
+    let exp = ((bits >> 23) & 0xff) as i32;
+    let mant = bits & 0x7f_ffff;
+    if exp == 0xff {
+        return None;
+    }
+    let round = |q: u32, rem: u32, half: u32| {
+        if rem > half || (rem == half && q & 1 == 1) {
+            q + 1
+        } else {
+            q
+        }
+    };
+    let e = exp - 127 + 15;
+    let q = if e <= 0 {
+        // Subnormal in f16 (or zero): full significand · 2^(exp − 150) = q · 2^-24.
+        if exp == 0 {
+            return Some(sign); // f32 subnormals are far below f16's smallest step
+        }
+        let full = mant | 0x80_0000;
+        let shift = (126 - exp) as u32; // ≥ 14
+        if shift > 24 {
+            0
+        } else {
+            round(full >> shift, full & ((1 << shift) - 1), 1 << (shift - 1))
+        }
+    } else {
+        let q = round(((e as u32) << 10) | (mant >> 13), mant & 0x1fff, 0x1000);
+        if q >= 0x7c00 {
+            return None;
+        }
+        q
+    };
+    Some(sign | q as u16)
 }
 
 /// Writes Adam's moment estimates for `model`'s tensors to `path` (safetensors,
@@ -213,6 +337,71 @@ mod tests {
         assert!(e.contains("missing tensor nope"), "{e}");
         let e = f.get("bad", &[1]).unwrap_err().to_string();
         assert!(e.contains("non-finite") && e.contains("bad"), "{e}");
+        // Half precision: hand-made bit patterns, the round trip and the errors.
+        assert_eq!(f16_to_f32(0x3c00), 1.0);
+        assert_eq!(f16_to_f32(0xc000), -2.0);
+        assert_eq!(f16_to_f32(0x7bff), 65504.0);
+        assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
+        assert_eq!(f16_to_f32(0x0400), 2f32.powi(-14));
+        assert_eq!(f16_to_f32(0x3555), 0.333_251_95);
+        assert_eq!(f32_to_f16(1.0), Some(0x3c00));
+        assert_eq!(f32_to_f16(-2.0), Some(0xc000));
+        assert_eq!(f32_to_f16(65504.0), Some(0x7bff));
+        assert_eq!(f32_to_f16(65519.0), Some(0x7bff));
+        assert_eq!(f32_to_f16(65520.0), None);
+        assert_eq!(f32_to_f16(f32::NAN), None);
+        assert_eq!(f32_to_f16(1.0 / 3.0), Some(0x3555));
+        assert_eq!(f32_to_f16(2f32.powi(-24)), Some(0x0001));
+        assert_eq!(f32_to_f16(2f32.powi(-25)), Some(0x0000), "tie to even: 0");
+        assert_eq!(
+            f32_to_f16(1.5 * 2f32.powi(-24)),
+            Some(0x0002),
+            "tie to even: 2"
+        );
+        assert_eq!(
+            f32_to_f16(2f32.powi(-14) * (1.0 - 2f32.powi(-12))),
+            Some(0x0400)
+        );
+        assert_eq!(
+            f32_to_f16(1.0 + 2f32.powi(-11)),
+            Some(0x3c00),
+            "tie to even"
+        );
+        assert_eq!(f32_to_f16(1.0 + 3.0 * 2f32.powi(-11)), Some(0x3c02));
+        assert_eq!(f32_to_f16(-0.0), Some(0x8000));
+        assert_eq!(f32_to_f16(f32::MIN_POSITIVE / 4.0), Some(0));
+        // Every f16 that is finite survives f16 → f32 → f16.
+        for h in 0u16..=0xffff {
+            if (h >> 10) & 0x1f != 0x1f {
+                assert_eq!(f32_to_f16(f16_to_f32(h)), Some(h), "{h:#06x}");
+            }
+        }
+        // f32 values land within half a step (2^-11 relative for normals).
+        for i in 0..10_000 {
+            let x = ((i as f32) * 0.7371).sin() * 10f32.powi(i % 9 - 4);
+            let y = f16_to_f32(f32_to_f16(x).unwrap());
+            assert!(
+                (y - x).abs() <= x.abs() * 2f32.powi(-11) + 2f32.powi(-25),
+                "{x} -> {y}"
+            );
+        }
+        let half = tmp("f16");
+        save_tensors_as(&half, std::slice::from_ref(&t), None, StoredDtype::F16).unwrap();
+        let f16_file = TensorFile::open(&half).unwrap();
+        let back = f16_file.get("a.weight", &[2, 3]).unwrap();
+        assert_eq!(back[..3], [1.5, -2.0, 3.25]);
+        assert_eq!(back[4..], [0.0, 7.0]);
+        assert_eq!(f16_file.all().unwrap()[0].values, back);
+        assert!(std::fs::metadata(&half).unwrap().len() < std::fs::metadata(&path).unwrap().len());
+        let big = NamedTensor {
+            name: "big".into(),
+            shape: vec![1],
+            values: vec![1e6],
+        };
+        let e = save_tensors_as(&half, &[big], None, StoredDtype::F16)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("big") && e.contains("f16"), "{e}");
         // Truncated file.
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() - 5]).unwrap();

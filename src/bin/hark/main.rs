@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod align;
 mod bench;
+mod convert;
 mod corpus;
 mod decode;
 mod eval_search;
@@ -65,6 +66,10 @@ enum Command {
     ///
     /// Example: `hark lm build corpus.txt --order 3 --out lm.arpa`
     Lm(lm::LmArgs),
+    /// Store a safetensors file's tensors in another precision (f32, f16).
+    ///
+    /// Example: `hark convert --dtype f16 model.safetensors --out model-f16.safetensors`
+    Convert(convert::ConvertArgs),
     /// Lexicon tools: learn pronunciation variants from a labelled corpus.
     ///
     /// Example: `hark lexicon learn --lexicon lexicon.txt --out learned.txt train.jsonl`
@@ -136,6 +141,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(a) => bench::run(a, quiet),
         Command::Lm(a) => lm::run(a, quiet),
         Command::Lexicon(a) => lexicon::run(a, quiet),
+        Command::Convert(a) => convert::run(a, quiet),
         Command::Index(a) => index::run(a, quiet),
         Command::Search(a) => search::run(a),
         Command::EvalSearch(a) => eval_search::run(a, quiet),
