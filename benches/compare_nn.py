@@ -6,9 +6,10 @@ print(torch.__version__) is shown first; frames/s are per second of on-CPU time.
     /work/venv-torch/bin/python benches/compare_nn.py
     cargo bench --bench nn
 
-Prints frames/s: inference batch 1 x 1000 frames x 80 features for 2x256 uni/bi LSTM,
-and a CTC training step (forward + backward) on batch 16 x 200 frames for 2x256 uni
-and 3x320 bi LSTMs with a 41-way output layer.
+Prints frames/s: inference batch 1 x 1000 frames x 80 features for 2x256 uni/bi and
+3x256 bi LSTMs, and a CTC training step (forward + backward) on batch 16 x 200 frames
+for 2x256 uni, 3x256 bi (the default model's shape) and 3x320 bi LSTMs with a 41-way
+output layer.
 """
 import time
 
@@ -32,12 +33,13 @@ def best_rate(fn, frames, repeats=5):
 
 with torch.no_grad():
     x = torch.randn(FRAMES, 1, FEAT)
-    for name, bi in [("uni_2x256", False), ("bi_2x256", True)]:
-        m = torch.nn.LSTM(FEAT, 256, num_layers=2, bidirectional=bi).eval()
+    for name, layers, bi in [("uni_2x256", 2, False), ("bi_2x256", 2, True), ("bi_3x256", 3, True)]:
+        m = torch.nn.LSTM(FEAT, 256, num_layers=layers, bidirectional=bi).eval()
         print(f"inference {name}: {best_rate(lambda: m(x), FRAMES):.0f} frames/s")
 
 ctc = torch.nn.CTCLoss(blank=0, reduction="sum")
-for name, hidden, layers, bi in [("uni_2x256", 256, 2, False), ("bi_3x320", 320, 3, True)]:
+for name, hidden, layers, bi in [("uni_2x256", 256, 2, False), ("bi_3x256", 256, 3, True),
+                                 ("bi_3x320", 320, 3, True)]:
     m = torch.nn.LSTM(FEAT, hidden, num_layers=layers, bidirectional=bi)
     out = torch.nn.Linear(hidden * (2 if bi else 1), OUT)
     x = torch.randn(TFRAMES, BATCH, FEAT)

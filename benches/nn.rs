@@ -53,8 +53,12 @@ fn inference(c: &mut Criterion) {
     g.sample_size(10);
     let x: Array2<f32> = init::uniform((INFER_FRAMES, FEAT_DIM), 1.0, &mut Rng::new(2));
     let batch = SeqBatch::new(x, vec![INFER_FRAMES]).expect("shape");
-    for (name, bi) in [("uni_2x256", false), ("bi_2x256", true)] {
-        let net = lstm(256, 2, bi);
+    for (name, layers, bi) in [
+        ("uni_2x256", 2, false),
+        ("bi_2x256", 2, true),
+        ("bi_3x256", 3, true),
+    ] {
+        let net = lstm(256, layers, bi);
         g.bench_function(name, |b| {
             b.iter_custom(|n| timed(n, || net.forward(&batch).expect("forward")))
         });
@@ -72,7 +76,11 @@ fn training(c: &mut Criterion) {
     let targets: Vec<Vec<usize>> = (0..TRAIN_BATCH)
         .map(|b| (0..40).map(|i| 1 + (i * 7 + b) % 40).collect())
         .collect();
-    for (name, hidden, layers, bi) in [("uni_2x256", 256, 2, false), ("bi_3x320", 320, 3, true)] {
+    for (name, hidden, layers, bi) in [
+        ("uni_2x256", 256, 2, false),
+        ("bi_3x256", 256, 3, true),
+        ("bi_3x320", 320, 3, true),
+    ] {
         let net = lstm(hidden, layers, bi);
         let out = Linear::<f32>::new(net.config().output_dim(), 41, &mut Rng::new(4));
         let mut rng = Rng::new(5);
