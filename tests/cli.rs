@@ -118,26 +118,32 @@ fn convert_to_f16_halves_the_model_and_keeps_the_transcript() {
     let d = crate::util::tmpdir("convert");
     let root = crate::util::repo_root();
     let src = root.join("models/default");
-    let bundle = d.join("bundle");
-    std::fs::create_dir_all(&bundle).unwrap();
-    for f in ["config.json", "tokens.txt", "lexicon.txt", "lm.arpa.gz"] {
-        std::fs::copy(src.join(f), bundle.join(f)).unwrap();
+    // The default model may already be f16: widen it to f32 first, then narrow again.
+    let (b32, b16) = (d.join("b32"), d.join("b16"));
+    for bundle in [&b32, &b16] {
+        std::fs::create_dir_all(bundle).unwrap();
+        for f in ["config.json", "tokens.txt", "lexicon.txt", "lm.arpa.gz"] {
+            std::fs::copy(src.join(f), bundle.join(f)).unwrap();
+        }
     }
-    let f32_model = src.join("model.safetensors");
-    let f16_model = bundle.join("model.safetensors");
-    let out = hark(&[
-        "convert",
-        "--dtype",
-        "f16",
-        f32_model.to_str().unwrap(),
-        "--out",
-        f16_model.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let convert = |dtype: &str, from: &std::path::Path, to: &std::path::Path| {
+        let out = hark(&[
+            "convert",
+            "--dtype",
+            dtype,
+            from.to_str().unwrap(),
+            "--out",
+            to.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let (f32_model, f16_model) = (b32.join("model.safetensors"), b16.join("model.safetensors"));
+    convert("f32", &src.join("model.safetensors"), &f32_model);
+    convert("f16", &f32_model, &f16_model);
     let (a, b) = (
         std::fs::metadata(&f32_model).unwrap().len(),
         std::fs::metadata(&f16_model).unwrap().len(),
@@ -160,8 +166,9 @@ fn convert_to_f16_halves_the_model_and_keeps_the_transcript() {
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    let t16 = text(&bundle);
+    let t16 = text(&b16);
     assert!(t16.contains("go forward ten meters"), "{t16}");
+    assert_eq!(t16, text(&b32));
     assert_eq!(t16, text(&src));
     // Not a safetensors file: a clear error naming it, and no output.
     let bad = d.join("bad.safetensors");
