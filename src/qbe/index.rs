@@ -940,25 +940,20 @@ mod tests {
         assert_eq!(dot_i8(&a, &a), want);
         // Every kernel equals the plain sum at the extremes (−127·−127 in every lane,
         // mixed signs) and at lengths around the 16-lane blocks.
+        // Every third value −127, the others spread over −127..=127 by `step`.
+        let codes = |n: usize, step: i32| -> Vec<i8> {
+            (0..n)
+                .map(|i| {
+                    if i % 3 == 0 {
+                        -127
+                    } else {
+                        (i as i32 * step % 255 - 127) as i8
+                    }
+                })
+                .collect()
+        };
         for n in [0usize, 1, 15, 16, 17, 31, 32, 33, 64, 100] {
-            let x: Vec<i8> = (0..n)
-                .map(|i| {
-                    if i % 3 == 0 {
-                        -127
-                    } else {
-                        (i as i32 * 37 % 255 - 127) as i8
-                    }
-                })
-                .collect();
-            let y: Vec<i8> = (0..n)
-                .map(|i| {
-                    if i % 3 == 0 {
-                        -127
-                    } else {
-                        (i as i32 * 11 % 255 - 127) as i8
-                    }
-                })
-                .collect();
+            let (x, y) = (codes(n, 37), codes(n, 11));
             let want: i32 = x.iter().zip(&y).map(|(&p, &q)| p as i32 * q as i32).sum();
             assert_eq!(dot_i8_portable(&x, &y), want, "n={n}");
             assert_eq!(dot_i8(&x, &y), want, "n={n}");
