@@ -79,7 +79,7 @@ pub fn run(args: LexiconArgs, quiet: bool) -> anyhow::Result<()> {
         max_new: a.max_new,
     };
     let learned = counts.variants(&lex, &config);
-    let words_before = lex.prons.len();
+    let prons_before = lex.prons.len();
     add_variants(&mut lex, &learned);
     hark::fsio::write_atomic(&a.out, lex.to_text().as_bytes())?;
     if !quiet {
@@ -98,7 +98,7 @@ pub fn run(args: LexiconArgs, quiet: bool) -> anyhow::Result<()> {
             "added {} pronunciations to {} words ({} -> {}); wrote {}",
             learned.len(),
             words.len(),
-            words_before,
+            prons_before,
             lex.prons.len(),
             a.out.display()
         );
