@@ -127,23 +127,27 @@ fn convert_to_f16_halves_the_model_and_keeps_the_transcript() {
         }
     }
     let convert = |dtype: &str, from: &std::path::Path, to: &std::path::Path| {
-        let out = hark(&[
+        hark(&[
             "convert",
             "--dtype",
             dtype,
             from.to_str().unwrap(),
             "--out",
             to.to_str().unwrap(),
-        ]);
+        ])
+    };
+    let (f32_model, f16_model) = (b32.join("model.safetensors"), b16.join("model.safetensors"));
+    for (dtype, from, to) in [
+        ("f32", &src.join("model.safetensors"), &f32_model),
+        ("f16", &f32_model, &f16_model),
+    ] {
+        let out = convert(dtype, from, to);
         assert!(
             out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-    };
-    let (f32_model, f16_model) = (b32.join("model.safetensors"), b16.join("model.safetensors"));
-    convert("f32", &src.join("model.safetensors"), &f32_model);
-    convert("f16", &f32_model, &f16_model);
+    }
     let (a, b) = (
         std::fs::metadata(&f32_model).unwrap().len(),
         std::fs::metadata(&f16_model).unwrap().len(),
@@ -174,14 +178,7 @@ fn convert_to_f16_halves_the_model_and_keeps_the_transcript() {
     let bad = d.join("bad.safetensors");
     std::fs::write(&bad, b"not tensors").unwrap();
     let dst = d.join("out.safetensors");
-    let out = hark(&[
-        "convert",
-        "--dtype",
-        "f16",
-        bad.to_str().unwrap(),
-        "--out",
-        dst.to_str().unwrap(),
-    ]);
+    let out = convert("f16", &bad, &dst);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.safetensors"));
     assert!(!dst.exists());
