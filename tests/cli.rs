@@ -61,7 +61,23 @@ fn lexicon_learn_adds_the_labelled_pronunciations_and_refuses_bad_input() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = std::fs::read_to_string(&out_path).unwrap();
-    assert_eq!(text, "and AH N D\nand(2) AH N\ncat K AE T\n");
+    // "and" was said AH N twice and AH N D never: (0 + 1) / (2 + 1).
+    assert_eq!(text, "and 0.3333 AH N D\nand(2) 1 AH N\ncat 1 K AE T\n");
+    let out = hark(&[
+        "lexicon",
+        "learn",
+        "--no-probs",
+        "--lexicon",
+        l,
+        "--out",
+        o,
+        mp,
+    ]);
+    assert!(out.status.success());
+    assert_eq!(
+        std::fs::read_to_string(&out_path).unwrap(),
+        "and AH N D\nand(2) AH N\ncat K AE T\n"
+    );
     // A threshold above the two sightings adds nothing.
     let out = hark(&[
         "lexicon",
@@ -75,6 +91,7 @@ fn lexicon_learn_adds_the_labelled_pronunciations_and_refuses_bad_input() {
         mp,
     ]);
     assert!(out.status.success());
+    // One pronunciation per word: every probability is 1, so none is written.
     assert_eq!(
         std::fs::read_to_string(&out_path).unwrap(),
         "and AH N D\ncat K AE T\n"
@@ -94,6 +111,18 @@ fn lexicon_learn_adds_the_labelled_pronunciations_and_refuses_bad_input() {
     ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--min-share"));
+    let out = hark(&[
+        "lexicon",
+        "learn",
+        "--lexicon",
+        l,
+        "--out",
+        o,
+        "--prob-smoothing=-1",
+        mp,
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--prob-smoothing"));
     let missing = d.join("nope.jsonl");
     let out = hark(&[
         "lexicon",

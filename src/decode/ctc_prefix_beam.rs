@@ -50,6 +50,9 @@ pub struct PrefixBeamConfig {
     pub lm_weight: f32,
     /// Added per completed word (natural log, default 0). Larger: more words.
     pub word_bonus: f32,
+    /// Weight of the lexicon's pronunciation log-probabilities (default 1; 0 ignores
+    /// them).
+    pub pron_weight: f32,
     /// Number of hypotheses returned (default 1; confidences use the final beam).
     pub nbest: usize,
 }
@@ -64,6 +67,7 @@ impl Default for PrefixBeamConfig {
             blank_skip_threshold: 0.999,
             lm_weight: 0.8,
             word_bonus: 0.0,
+            pron_weight: 1.0,
             nbest: 1,
         }
     }
@@ -96,6 +100,11 @@ impl PrefixBeamConfig {
         if !self.lm_weight.is_finite() || !self.word_bonus.is_finite() {
             return Err(Error::Config(
                 "lm weight and word bonus must be finite".into(),
+            ));
+        }
+        if !(self.pron_weight.is_finite() && self.pron_weight >= 0.0) {
+            return Err(Error::Config(
+                "pronunciation weight must be finite and ≥ 0".into(),
             ));
         }
         Ok(())
@@ -217,7 +226,8 @@ impl<L: LanguageModel> CtcPrefixBeamSearch<L> {
     ) -> Result<Self> {
         config.validate()?;
         let blank = tokens.blank().unwrap_or(0);
-        let lookahead = weighted_lookahead(&tree, &lm, &lm_words, config.lm_weight);
+        let lookahead =
+            weighted_lookahead(&tree, &lm, &lm_words, config.lm_weight, config.pron_weight);
         let sil_node = tree.nodes.len() as u32;
         Ok(CtcPrefixBeamSearch {
             sil: sil.map_or(NONE, |i| i as u32),
@@ -249,7 +259,13 @@ impl<L: LanguageModel> CtcPrefixBeamSearch<L> {
     /// Replaces the configuration (validated).
     pub fn set_config(&mut self, config: PrefixBeamConfig) -> Result<()> {
         config.validate()?;
-        self.lookahead = weighted_lookahead(&self.tree, &self.lm, &self.lm_words, config.lm_weight);
+        self.lookahead = weighted_lookahead(
+            &self.tree,
+            &self.lm,
+            &self.lm_words,
+            config.lm_weight,
+            config.pron_weight,
+        );
         self.config = config;
         Ok(())
     }
@@ -430,7 +446,13 @@ impl<L: LanguageModel> CtcPrefixBeamSearch<L> {
                         last: tok,
                         p_b: f32::NEG_INFINITY,
                         p_nb: p,
-                        lm_score: base_lm + self.config.lm_weight * lm_lp + self.config.word_bonus,
+                        lm_score: base_lm
+                            + self.config.lm_weight * lm_lp
+                            + pron_term(
+                                self.config.pron_weight,
+                                self.tree.pron_logp[pron as usize],
+                            )
+                            + self.config.word_bonus,
                         lm_state,
                         tokens: tok_trace,
                         times,
@@ -626,7 +648,8 @@ fn add<S: Copy>(next: &mut Vec<Hyp<S>>, index: &mut FxHashMap<u64, u32>, cand: H
     }
 }
 
-/// `lm_weight ×` the unigram look-ahead of every tree node.
+/// The look-ahead of every tree node: the best `lm_weight ×` unigram log-probability
+/// `+ pron_weight ×` pronunciation log-probability below it.
 /// One more entry than the tree has nodes: the virtual silence node (see
 /// `CtcPrefixBeamSearch::sil_node`) looks ahead like the root.
 pub(crate) fn weighted_lookahead<L: LanguageModel>(
@@ -634,16 +657,31 @@ pub(crate) fn weighted_lookahead<L: LanguageModel>(
     lm: &L,
     lm_words: &[LmWordId],
     lm_weight: f32,
+    pron_weight: f32,
 ) -> Vec<f32> {
     let null = lm.null_state();
-    let scores: Vec<f32> = lm_words.iter().map(|&w| lm.score(null, w).0).collect();
-    let mut la: Vec<f32> = tree
-        .lookahead(&scores)
-        .into_iter()
-        .map(|x| x * lm_weight)
+    let scores: Vec<f32> = tree
+        .pron_word
+        .iter()
+        .zip(&tree.pron_logp)
+        .map(|(&w, &lp)| {
+            lm_weight * lm.score(null, lm_words[w as usize]).0 + pron_term(pron_weight, lp)
+        })
         .collect();
+    let mut la = tree.lookahead(&scores);
     la.push(la[ROOT as usize]);
     la
+}
+
+/// `pron_weight × ln p`, exactly 0 when the weight is 0 (even for a probability that
+/// underflowed to 0).
+#[inline]
+pub(crate) fn pron_term(pron_weight: f32, logp: f32) -> f32 {
+    if pron_weight == 0.0 {
+        0.0
+    } else {
+        pron_weight * logp
+    }
 }
 
 /// LM ids of the lexicon's words: exact, lower case, then upper case; else `<unk>`.
@@ -803,6 +841,86 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn pronunciation_probabilities_enter_the_exhaustive_scores() {
+        // x = AA (p 0.3), y = AA B, w = AA B (p 0.25), z = B or AA (p 0.6)
+        let lex = Lexicon::parse(
+            "x 0.3 AA\ny AA B\nw 0.25 AA B\nz B\nz(2) 0.6 AA\n",
+            Path::new("lex"),
+        )
+        .unwrap();
+        let lm = ArpaLm::parse(LM, Path::new("lm")).unwrap();
+        let prons: Vec<(&str, Vec<usize>, f64)> = vec![
+            ("x", vec![1], 0.3f64.ln()),
+            ("y", vec![1, 2], 0.0),
+            ("w", vec![1, 2], 0.25f64.ln()),
+            ("z", vec![2], 0.0),
+            ("z", vec![1], 0.6f64.ln()),
+        ];
+        fn segment<'a>(
+            lab: &[usize],
+            prons: &[(&'a str, Vec<usize>, f64)],
+            pre: (Vec<&'a str>, f64),
+            out: &mut Vec<(Vec<&'a str>, f64)>,
+        ) {
+            if lab.is_empty() {
+                out.push(pre);
+                return;
+            }
+            for (w, p, lp) in prons {
+                if lab.starts_with(p) {
+                    let mut next = pre.0.clone();
+                    next.push(w);
+                    segment(&lab[p.len()..], prons, (next, pre.1 + lp), out);
+                }
+            }
+        }
+        for pron_weight in [0.0f32, 0.8] {
+            let config = PrefixBeamConfig {
+                lm_weight: 0.7,
+                word_bonus: 0.3,
+                pron_weight,
+                ..PrefixBeamConfig::exhaustive()
+            };
+            let mut dec = CtcPrefixBeamSearch::with_lexicon(&lex, tokens3(), &lm, config).unwrap();
+            let mut rng = Rng::new(SEED + 3);
+            for t in 1..=5 {
+                let m = random_posteriors(t, 3, &mut rng);
+                // A word sequence said with different pronunciations is one hypothesis
+                // per pronunciation sequence; the decoder returns the best of them.
+                let mut want: HashMap<String, f64> = HashMap::new();
+                for (lab, ac) in brute_force(&m) {
+                    let mut segs = Vec::new();
+                    segment(&lab, &prons, (Vec::new(), 0.0), &mut segs);
+                    for (words, lp) in segs {
+                        let s = ac
+                            + 0.7 * f64::from(lm.sentence_score(&words))
+                            + 0.3 * words.len() as f64
+                            + f64::from(pron_weight) * lp;
+                        let e = want.entry(words.join(" ")).or_insert(f64::NEG_INFINITY);
+                        *e = e.max(s);
+                    }
+                }
+                let hyps = dec.decode(&LogPosteriors::new(m).unwrap()).unwrap();
+                assert_eq!(hyps.len(), want.len(), "T={t}");
+                for h in &hyps {
+                    let w = want[&h.text()];
+                    assert!(
+                        (f64::from(h.score) - w).abs() < 1e-4,
+                        "w={pron_weight} T={t} {:?}: {} vs {w}",
+                        h.text(),
+                        h.score
+                    );
+                }
+            }
+        }
+        let bad = PrefixBeamConfig {
+            pron_weight: -1.0,
+            ..Default::default()
+        };
+        assert!(CtcPrefixBeamSearch::with_lexicon(&lex, tokens3(), &lm, bad).is_err());
     }
 
     #[test]

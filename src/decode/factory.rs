@@ -74,6 +74,9 @@ pub struct DecoderConfig {
     /// Word insertion bonus in nats, negative for a penalty (default −0.5 for both,
     /// tuned on the dev split).
     pub word_bonus: Option<f32>,
+    /// Weight of the lexicon's pronunciation log-probabilities (default 1; 0 ignores
+    /// them; no effect on a lexicon without probabilities).
+    pub pron_weight: Option<f32>,
     /// hmm: maximum active tokens per frame. Larger → slower, more accurate.
     pub max_active: usize,
     /// hmm with priors: states per phone (1–3); `None` = [`DecoderConfig::hmm_states_for`]
@@ -132,6 +135,7 @@ impl Default for DecoderConfig {
             beam_threshold: 25.0,
             lm_weight: None,
             word_bonus: None,
+            pron_weight: None,
             max_active: 7000,
             hmm_states: None,
             self_loop_prob: 0.5,
@@ -312,6 +316,7 @@ where
                 beam_threshold: config.beam_threshold,
                 lm_weight: config.lm_weight.unwrap_or(DEFAULT_LM_WEIGHT),
                 word_bonus: config.word_bonus.unwrap_or(-0.5),
+                pron_weight: config.pron_weight.unwrap_or(1.0),
                 nbest,
                 ..Default::default()
             };
@@ -339,6 +344,7 @@ where
                 max_active: config.max_active,
                 lm_weight: config.lm_weight.unwrap_or(DEFAULT_LM_WEIGHT),
                 word_penalty: config.word_bonus.unwrap_or(-0.5),
+                pron_weight: config.pron_weight.unwrap_or(1.0),
                 topology,
                 nbest,
                 ..Default::default()

@@ -42,6 +42,9 @@ pub struct LexiconTree {
     pub pron_word: Vec<u32>,
     /// `pron_tokens[p]`: the token sequence of pronunciation `p`.
     pub pron_tokens: Vec<Vec<u32>>,
+    /// `pron_logp[p]`: ln of pronunciation `p`'s probability (≤ 0; 0 when the lexicon
+    /// has none). Decoders add `pron_weight ×` it when the word ends.
+    pub pron_logp: Vec<f32>,
 }
 
 impl LexiconTree {
@@ -63,7 +66,9 @@ impl LexiconTree {
             })
             .collect::<Result<Vec<_>>>()?;
         let pron_word = lexicon.prons.iter().map(|p| p.word).collect();
-        Ok(Self::from_token_sequences(pron_tokens, pron_word))
+        let mut tree = Self::from_token_sequences(pron_tokens, pron_word);
+        tree.pron_logp = lexicon.prons.iter().map(|p| p.prob.ln()).collect();
+        Ok(tree)
     }
 
     /// A tree where every token in `tokens` (except `skip`, e.g. the blank) is a
@@ -75,7 +80,8 @@ impl LexiconTree {
         Self::from_token_sequences(toks.iter().map(|&t| vec![t]).collect(), toks.clone())
     }
 
-    /// Builds the tree from token sequences (index = pronunciation id) and their words.
+    /// Builds the tree from token sequences (index = pronunciation id) and their words;
+    /// every pronunciation has probability 1.
     pub fn from_token_sequences(pron_tokens: Vec<Vec<u32>>, pron_word: Vec<u32>) -> Self {
         // Build a pointer trie first: children as sorted (token, child) lists.
         let mut kids: Vec<Vec<(u32, u32)>> = vec![Vec::new()];
@@ -130,6 +136,7 @@ impl LexiconTree {
         LexiconTree {
             nodes,
             ends,
+            pron_logp: vec![0.0; pron_word.len()],
             pron_word,
             pron_tokens,
         }
@@ -149,17 +156,17 @@ impl LexiconTree {
         &self.ends[n.first_end as usize..(n.first_end + n.num_ends) as usize]
     }
 
-    /// LM look-ahead: for every node, the best `word_scores[w]` over the words whose
-    /// pronunciations pass through it (0 at the root, −inf where no word ends below).
+    /// LM look-ahead: for every node, the best `pron_scores[p]` over the
+    /// pronunciations that pass through it (0 at the root, −inf where none ends below).
     /// Decoders add `lookahead[child] − lookahead[parent]` when they move down the tree
-    /// and take it back out when the word ends, so finished words carry exact LM scores.
-    pub fn lookahead(&self, word_scores: &[f32]) -> Vec<f32> {
+    /// and take it back out when the word ends, so finished words carry exact scores.
+    pub fn lookahead(&self, pron_scores: &[f32]) -> Vec<f32> {
         let mut la = vec![f32::NEG_INFINITY; self.nodes.len()];
         // children have larger ids than their parent: a reverse sweep sees them first
         for n in (0..self.nodes.len()).rev() {
             let mut best = f32::NEG_INFINITY;
             for &p in self.word_ends(n as u32) {
-                best = best.max(word_scores[self.pron_word[p as usize] as usize]);
+                best = best.max(pron_scores[p as usize]);
             }
             for c in self.children(n as u32) {
                 best = best.max(la[c as usize]);
@@ -179,7 +186,7 @@ impl LexiconTree {
     pub fn heap_bytes(&self) -> usize {
         self.nodes.len() * std::mem::size_of::<TreeNode>()
             + self.ends.len() * 4
-            + self.pron_word.len() * 4
+            + self.pron_word.len() * 8
             + self
                 .pron_tokens
                 .iter()

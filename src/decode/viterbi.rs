@@ -20,6 +20,7 @@
 //! at most `max_active` tokens. With an infinite beam this is exact Viterbi over the
 //! graph (tested against exhaustive enumeration of state paths).
 
+use super::ctc_prefix_beam::pron_term;
 use super::decodable::Decodable;
 use super::hmm::{HmmState, HmmTopology};
 use super::hypothesis::{Hypothesis, PhoneSpan, WordSpan, nbest_confidences};
@@ -44,6 +45,9 @@ pub struct ViterbiConfig {
     pub lm_weight: f32,
     /// Added per word (natural log, default 0). Larger: more words.
     pub word_penalty: f32,
+    /// Weight of the lexicon's pronunciation log-probabilities (default 1; 0 ignores
+    /// them).
+    pub pron_weight: f32,
     /// Probability of optional silence between words (0 disables, default 0.5); the
     /// silence token is `SIL`.
     pub silence_prob: f32,
@@ -60,6 +64,7 @@ impl Default for ViterbiConfig {
             max_active: 7000,
             lm_weight: 1.0,
             word_penalty: 0.0,
+            pron_weight: 1.0,
             silence_prob: 0.5,
             topology: HmmTopology::Ctc,
             nbest: 1,
@@ -96,6 +101,11 @@ impl ViterbiConfig {
         if !self.lm_weight.is_finite() || !self.word_penalty.is_finite() {
             return Err(Error::Config(
                 "lm weight and word penalty must be finite".into(),
+            ));
+        }
+        if !(self.pron_weight.is_finite() && self.pron_weight >= 0.0) {
+            return Err(Error::Config(
+                "pronunciation weight must be finite and ≥ 0".into(),
             ));
         }
         Ok(())
@@ -245,8 +255,13 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
             return Err(Error::Invalid("lexicon tree too large".into()));
         }
         let sil_node = tree.num_nodes() as u32;
-        let lookahead =
-            super::ctc_prefix_beam::weighted_lookahead(&tree, &lm, &lm_words, config.lm_weight);
+        let lookahead = super::ctc_prefix_beam::weighted_lookahead(
+            &tree,
+            &lm,
+            &lm_words,
+            config.lm_weight,
+            config.pron_weight,
+        );
         let mut decoder = ViterbiDecoder {
             lookahead,
             states: config.topology.states(),
@@ -594,7 +609,10 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
             let pron = self.tree.ends[e as usize];
             let word = self.tree.pron_word[pron as usize];
             let (lp, lm2) = self.lm_step(lm, self.lm_words[word as usize]);
-            let score = exit - la + self.config.lm_weight * lp + self.config.word_penalty;
+            let score = exit - la
+                + self.config.lm_weight * lp
+                + pron_term(self.config.pron_weight, self.tree.pron_logp[pron as usize])
+                + self.config.word_penalty;
             self.add_root(
                 lm2,
                 blocked,
@@ -685,6 +703,7 @@ impl<L: LanguageModel> ViterbiDecoder<L> {
                 let f = tok.score - self.lookahead[node as usize]
                     + st.exit_logp
                     + self.config.lm_weight * (lp + self.lm.final_score(next_state))
+                    + pron_term(self.config.pron_weight, self.tree.pron_logp[pron as usize])
                     + self.config.word_penalty;
                 finals.push((f, tok.trace, pron, tok.word_start));
             }
@@ -865,6 +884,93 @@ mod tests {
             if !best.1.contains('y') && !best.1.contains('w') {
                 assert_eq!(hyps[0].text(), best.1, "T={t}");
             }
+        }
+    }
+
+    /// Segmentations of a labelling into pronunciations `(word, tokens, ln p)`, each
+    /// with the sum of its pronunciations' log-probabilities.
+    fn scored_segmentations<'a>(
+        lab: &[usize],
+        prons: &[(&'a str, Vec<usize>, f64)],
+    ) -> Vec<(Vec<&'a str>, f64)> {
+        if lab.is_empty() {
+            return vec![(vec![], 0.0)];
+        }
+        let mut out = Vec::new();
+        for (w, p, lp) in prons {
+            if lab.starts_with(p) {
+                for (mut rest, rest_lp) in scored_segmentations(&lab[p.len()..], prons) {
+                    rest.insert(0, *w);
+                    out.push((rest, rest_lp + lp));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn pronunciation_probabilities_enter_the_exhaustive_score() {
+        // x = AA (p 0.3), y = AA B, w = AA B (p 0.25), z = B or AA (p 0.6)
+        let tokens = TokenTable::new(vec!["<blk>".into(), "AA".into(), "B".into()]).unwrap();
+        let lex = Lexicon::parse(
+            "x 0.3 AA\ny AA B\nw 0.25 AA B\nz B\nz(2) 0.6 AA\n",
+            Path::new("lex"),
+        )
+        .unwrap();
+        let prons = vec![
+            ("x", vec![1], 0.3f64.ln()),
+            ("y", vec![1, 2], 0.0),
+            ("w", vec![1, 2], 0.25f64.ln()),
+            ("z", vec![2], 0.0),
+            ("z", vec![1], 0.6f64.ln()),
+        ];
+        let lm = ArpaLm::parse(LM, Path::new("lm")).unwrap();
+        for pron_weight in [0.0f32, 0.8, 2.0] {
+            let config = ViterbiConfig {
+                lm_weight: 0.7,
+                word_penalty: -0.2,
+                pron_weight,
+                ..ViterbiConfig::exhaustive(HmmTopology::Ctc)
+            };
+            let mut dec = ViterbiDecoder::new(&lex, &tokens, &lm, config).unwrap();
+            let mut rng = Rng::new(SEED + 7);
+            for t in 1..=6 {
+                let m = random_log_probs(t, 3, &mut rng);
+                let mut best = (f64::NEG_INFINITY, String::new());
+                for (lab, ac) in best_path_per_labelling(&m) {
+                    for (words, lp) in scored_segmentations(&lab, &prons) {
+                        let s = ac + 0.7 * f64::from(lm.sentence_score(&words))
+                            - 0.2 * words.len() as f64
+                            + f64::from(pron_weight) * lp;
+                        if s > best.0 {
+                            best = (s, words.join(" "));
+                        }
+                    }
+                }
+                let hyps = dec.decode(&LogPosteriors::new(m).unwrap()).unwrap();
+                assert!(
+                    (f64::from(hyps[0].score) - best.0).abs() < 1e-4,
+                    "w={pron_weight} T={t}: {} vs {} ({})",
+                    hyps[0].score,
+                    best.0,
+                    best.1
+                );
+            }
+        }
+        // One clear AA: x beats z(2) on the LM (<s> x </s> is 0.5 log10 units likelier:
+        // 0.7 × 0.5 × ln 10 = 0.81 nats) until z(2)'s twice as large probability
+        // counts for more (2 × ln 2 = 1.39 nats).
+        let m =
+            Array2::from_shape_vec((1, 3), vec![0.01f32.ln(), 0.98f32.ln(), 0.01f32.ln()]).unwrap();
+        for (pron_weight, want) in [(0.0f32, "x"), (0.8, "x"), (2.0, "z")] {
+            let config = ViterbiConfig {
+                lm_weight: 0.7,
+                pron_weight,
+                ..ViterbiConfig::exhaustive(HmmTopology::Ctc)
+            };
+            let mut dec = ViterbiDecoder::new(&lex, &tokens, &lm, config).unwrap();
+            let hyps = dec.decode(&LogPosteriors::new(m.clone()).unwrap()).unwrap();
+            assert_eq!(hyps[0].text(), want, "pron weight {pron_weight}");
         }
     }
 

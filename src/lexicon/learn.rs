@@ -246,6 +246,60 @@ impl PronCounts {
     }
 }
 
+impl PronCounts {
+    /// Pronunciation probabilities for `lex` (normally after [`add_variants`]), one per
+    /// entry of `lex.prons`: the tokens of every counted piece go to the word's nearest
+    /// pronunciation (edit distance, ties to the earlier one), and the counts plus
+    /// `smoothing` are max-normalised per word, as Kaldi's `lexiconp.txt`:
+    /// `p = (c + smoothing) / max_q (c_q + smoothing)`, floored at [`MIN_PROB`]. A
+    /// word never seen keeps 1 for every pronunciation.
+    pub fn probabilities(&self, lex: &Lexicon, smoothing: f64) -> Vec<f32> {
+        let mut counts = vec![0.0f64; lex.prons.len()];
+        for (&w, pieces) in &self.pieces {
+            let prons = lex.prons_of(w);
+            for (piece, &c) in pieces {
+                let mut best = (usize::MAX, 0usize);
+                for &p in prons {
+                    let d = crate::eval::edit_distance(&lex.prons[p as usize].phones, piece);
+                    if d < best.0 {
+                        best = (d, p as usize);
+                    }
+                }
+                if best.0 != usize::MAX {
+                    counts[best.1] += f64::from(c);
+                }
+            }
+        }
+        let mut probs = vec![1.0f32; lex.prons.len()];
+        for w in 0..lex.num_words() as WordId {
+            let prons = lex.prons_of(w);
+            if prons.iter().all(|&p| counts[p as usize] == 0.0) {
+                continue;
+            }
+            let max = prons
+                .iter()
+                .map(|&p| counts[p as usize] + smoothing)
+                .fold(0.0f64, f64::max);
+            for &p in prons {
+                let x = (counts[p as usize] + smoothing) / max;
+                probs[p as usize] = (x as f32).max(MIN_PROB);
+            }
+        }
+        probs
+    }
+}
+
+/// The smallest probability [`PronCounts::probabilities`] gives (ln ≈ −9.2).
+pub const MIN_PROB: f32 = 1e-4;
+
+/// Sets the probability of every pronunciation of `lex` (`probs` as from
+/// [`PronCounts::probabilities`]).
+pub fn set_probabilities(lex: &mut Lexicon, probs: &[f32]) {
+    for (p, &x) in lex.prons.iter_mut().zip(probs) {
+        p.prob = x;
+    }
+}
+
 /// Adds learned pronunciations to `lex` (after each word's existing ones).
 pub fn add_variants(lex: &mut Lexicon, learned: &[LearnedPron]) {
     for l in learned {
@@ -363,5 +417,48 @@ mod tests {
         // The primary pronunciation is unchanged.
         assert_eq!(l2.pronounce("and").0, ids("AH N D"));
         assert_eq!(l2.prons[l2.prons_of(and)[1] as usize].phones, ids("AH N"));
+    }
+
+    #[test]
+    fn probabilities_count_nearest_pronunciations_worked_by_hand() {
+        let mut l = lex();
+        let mut c = PronCounts::new(&l);
+        // "the": DH AH ×3, DH IY ×1, D AH ×1 (nearest: DH AH, distance 1).
+        for labels in ["DH AH", "DH AH", "DH AH", "DH IY", "D AH"] {
+            assert!(c.add(&l, "the", Some(labels)));
+        }
+        // "and": AH N ×2 (not yet a pronunciation), AH N D ×1.
+        for labels in ["AH N", "AH N", "AH N D"] {
+            assert!(c.add(&l, "and", Some(labels)));
+        }
+        // Before the variant is added, AH N goes to AH N D: one pronunciation, p = 1.
+        let p = c.probabilities(&l, 1.0);
+        assert_eq!(p.len(), l.prons.len());
+        let and = l.word_id("and").unwrap();
+        assert_eq!(p[l.prons_of(and)[0] as usize], 1.0);
+        let the0 = l.prons_of(l.word_id("the").unwrap()).to_vec();
+        assert_eq!(p[the0[0] as usize], 1.0);
+        assert!((p[the0[1] as usize] - 0.4).abs() < 1e-6);
+        let v = c.variants(&l, &LearnConfig::default());
+        add_variants(&mut l, &v);
+        let p = c.probabilities(&l, 1.0);
+        let the = l.prons_of(l.word_id("the").unwrap()).to_vec();
+        // counts 4 and 1, +1 each: 5/5 and 2/5.
+        assert_eq!(p[the[0] as usize], 1.0);
+        assert!((p[the[1] as usize] - 0.4).abs() < 1e-6);
+        // "and": AH N D 1, AH N 2 → 2/3 and 1.
+        let and = l.prons_of(and).to_vec();
+        assert!((p[and[0] as usize] - 2.0 / 3.0).abs() < 1e-6);
+        assert_eq!(p[and[1] as usize], 1.0);
+        // Unseen words keep 1; without smoothing an unused pronunciation gets the floor.
+        let cat = l.prons_of(l.word_id("cat").unwrap())[0] as usize;
+        assert_eq!(p[cat], 1.0);
+        let mut c2 = PronCounts::new(&l);
+        assert!(c2.add(&l, "the", Some("DH AH")));
+        let p0 = c2.probabilities(&l, 0.0);
+        assert_eq!((p0[the[0] as usize], p0[the[1] as usize]), (1.0, MIN_PROB));
+        set_probabilities(&mut l, &p);
+        assert!((l.prons[the[1] as usize].prob - 0.4).abs() < 1e-6);
+        assert!(l.has_probabilities());
     }
 }

@@ -10,6 +10,21 @@
 //! case), and `WORD(n)` lines add alternate pronunciations of `WORD`. Every phone must
 //! be one of the 39 CMU phones or `SIL` ([`crate::phones`]); errors carry `file:line`.
 //!
+//! # Pronunciation probabilities
+//!
+//! A number in (0, 1] right after the word is the pronunciation's probability, as in
+//! Kaldi's `lexiconp.txt` (max-normalised: a word's likeliest pronunciation has 1):
+//!
+//! ```text
+//! THE  1.0  DH AH0
+//! THE(2)  0.42  DH IY0
+//! ```
+//!
+//! Lines without one have probability 1, so a plain CMUdict file means "every
+//! pronunciation is as good as any other". Decoders add `pron_weight × ln p` when a
+//! word ends ([`crate::decode::prefix_tree::LexiconTree::pron_logp`]);
+//! [`learn::PronCounts::probabilities`] estimates them from a labelled corpus.
+//!
 //! # Words missing from the lexicon (OOV)
 //!
 //! [`Lexicon::pronounce`] looks a word up and, when it is missing, falls back to a
@@ -58,17 +73,19 @@ pub fn phone_symbol(id: PhoneId) -> &'static str {
 }
 
 /// One pronunciation of a word.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Pronunciation {
     /// The word it belongs to.
     pub word: WordId,
     /// Its phones (never empty).
     pub phones: Vec<PhoneId>,
+    /// Its probability in (0, 1] (1 when the lexicon gives none).
+    pub prob: f32,
 }
 
 /// A word list with pronunciations. Invariant: every `prons[i].word < words.len()`,
 /// and every word has at least one pronunciation.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Lexicon {
     /// Words, lower case, in first-seen order; the index is the [`WordId`].
     pub words: Vec<String>,
@@ -103,6 +120,20 @@ impl Lexicon {
                 return Err(Error::parse(path, i + 1, format!("bad word {head:?}")));
             }
             let word = base.to_lowercase();
+            let mut parts = parts.peekable();
+            let mut prob = 1.0f32;
+            // A phone symbol never parses as a number, so a number here is a probability.
+            if let Some(x) = parts.peek().and_then(|t| t.parse::<f32>().ok()) {
+                if !(x > 0.0 && x <= 1.0) {
+                    return Err(Error::parse(
+                        path,
+                        i + 1,
+                        format!("probability {x} of {head:?} is not within (0, 1]"),
+                    ));
+                }
+                prob = x;
+                parts.next();
+            }
             let mut phones = Vec::new();
             for p in parts {
                 let s = strip_stress(p);
@@ -122,7 +153,7 @@ impl Lexicon {
                     format!("word {head:?} has no phones"),
                 ));
             }
-            lex.add(&word, phones);
+            lex.add_with_prob(&word, phones, prob);
         }
         if lex.words.is_empty() {
             return Err(Error::parse(path, 0, "lexicon has no entries"));
@@ -130,8 +161,15 @@ impl Lexicon {
         Ok(lex)
     }
 
-    /// Adds a pronunciation (the word is lower-cased; duplicates are ignored).
+    /// Adds a pronunciation of probability 1 (the word is lower-cased; duplicates are
+    /// ignored).
     pub fn add(&mut self, word: &str, phones: Vec<PhoneId>) -> WordId {
+        self.add_with_prob(word, phones, 1.0)
+    }
+
+    /// Adds a pronunciation with its probability (see the module docs); a duplicate
+    /// of an existing pronunciation of the word is ignored.
+    pub fn add_with_prob(&mut self, word: &str, phones: Vec<PhoneId>, prob: f32) -> WordId {
         let word = word.to_lowercase();
         let id = match self.index.get(&word) {
             Some(&id) => id,
@@ -148,7 +186,11 @@ impl Lexicon {
             .any(|&p| self.prons[p as usize].phones == phones);
         if !dup && !phones.is_empty() {
             self.by_word[id as usize].push(self.prons.len() as u32);
-            self.prons.push(Pronunciation { word: id, phones });
+            self.prons.push(Pronunciation {
+                word: id,
+                phones,
+                prob,
+            });
         }
         id
     }
@@ -201,14 +243,24 @@ impl Lexicon {
         out
     }
 
-    /// Writes the lexicon in CMUdict format (alternates as `word(2)`).
+    /// Whether any pronunciation has a probability below 1.
+    pub fn has_probabilities(&self) -> bool {
+        self.prons.iter().any(|p| p.prob != 1.0)
+    }
+
+    /// Writes the lexicon in CMUdict format (alternates as `word(2)`), with every
+    /// line's probability when [`Lexicon::has_probabilities`].
     pub fn to_text(&self) -> String {
+        let with_probs = self.has_probabilities();
         let mut s = String::new();
         for (w, prons) in self.by_word.iter().enumerate() {
             for (k, &p) in prons.iter().enumerate() {
                 s.push_str(&self.words[w]);
                 if k > 0 {
                     s.push_str(&format!("({})", k + 1));
+                }
+                if with_probs {
+                    s.push_str(&format!(" {}", format_prob(self.prons[p as usize].prob)));
                 }
                 for &ph in &self.prons[p as usize].phones {
                     s.push(' ');
@@ -219,6 +271,18 @@ impl Lexicon {
         }
         s
     }
+}
+
+/// A probability with four significant digits and no trailing zeros (`1`, `0.4167`,
+/// `0.0001234`), never rounded to 0.
+fn format_prob(p: f32) -> String {
+    if p >= 1.0 {
+        return "1".into();
+    }
+    let digits = (3 - p.log10().floor() as i32).max(0) as usize;
+    let s = format!("{p:.digits$}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_string()
 }
 
 /// `WORD(2)` → `WORD`: the head of a lexicon line without its alternate marker.
@@ -342,6 +406,37 @@ mod tests {
         let e = Lexicon::parse(";;; c\nWORD\n", Path::new("l")).unwrap_err();
         assert!(e.to_string().starts_with("l:2:"), "{e}");
         assert!(Lexicon::parse(";;; only\n", Path::new("l")).is_err());
+    }
+
+    #[test]
+    fn probabilities_parse_round_trip_and_default_to_one() {
+        let text = "the 1.0 DH AH0\nthe(2) 0.42 DH IY0\ncat K AE1 T\n";
+        let lex = Lexicon::parse(text, Path::new("l")).unwrap();
+        let probs: Vec<f32> = lex.prons.iter().map(|p| p.prob).collect();
+        assert_eq!(probs, [1.0, 0.42, 1.0]);
+        assert!(lex.has_probabilities());
+        let out = lex.to_text();
+        assert_eq!(out, "the 1 DH AH\nthe(2) 0.42 DH IY\ncat 1 K AE T\n");
+        assert_eq!(Lexicon::parse(&out, Path::new("x")).unwrap(), lex);
+        // A plain lexicon stays plain.
+        let plain = Lexicon::parse(TEXT, Path::new("l")).unwrap();
+        assert!(!plain.has_probabilities());
+        assert!(!plain.to_text().contains('1'));
+        // Out of range or not a number where a phone is expected.
+        for bad in [
+            "a 0 AH\n",
+            "a 1.5 AH\n",
+            "a -0.2 AH\n",
+            "a NaN AH\n",
+            "a 0.5\n",
+        ] {
+            let e = Lexicon::parse(bad, Path::new("l")).unwrap_err().to_string();
+            assert!(e.starts_with("l:1:"), "{bad:?}: {e}");
+        }
+        assert_eq!(format_prob(0.41666), "0.4167");
+        assert_eq!(format_prob(0.000123456), "0.0001235");
+        assert_eq!(format_prob(0.5), "0.5");
+        assert_eq!(format_prob(1.0), "1");
     }
 
     #[test]

@@ -42,6 +42,10 @@ pub struct BenchArgs {
     /// Word insertion bonus in nats (default: each decoder's own).
     #[arg(long, allow_negative_numbers = true)]
     word_bonus: Option<f32>,
+    /// Weight of the lexicon's pronunciation log-probabilities (default 1; 0 ignores
+    /// them).
+    #[arg(long)]
+    pron_weight: Option<f32>,
     /// hmm with priors (hybrid): states per phone (default 1 for frames of 20 ms or
     /// more, else 3).
     #[arg(long)]
@@ -220,6 +224,7 @@ pub fn run(args: BenchArgs, quiet: bool) -> anyhow::Result<()> {
         beam,
         lm_weight: args.lm_weight,
         word_bonus: args.word_bonus,
+        pron_weight: args.pron_weight,
         hmm_states: args
             .hmm_states
             .or(Some(DecoderConfig::hmm_states_for(rec.frame_shift_secs()))),

@@ -50,6 +50,10 @@ pub struct DecodeArgs {
     /// Word insertion bonus in nats, negative for a penalty (default −0.5).
     #[arg(long, allow_negative_numbers = true)]
     word_bonus: Option<f32>,
+    /// Weight of the lexicon's pronunciation log-probabilities (default 1; 0 ignores
+    /// them).
+    #[arg(long)]
+    pron_weight: Option<f32>,
     /// hmm: maximum active tokens per frame.
     #[arg(long, default_value_t = 7000)]
     max_active: usize,
@@ -97,6 +101,7 @@ pub fn run(args: DecodeArgs, _quiet: bool) -> anyhow::Result<()> {
         beam_threshold: args.beam_threshold,
         lm_weight: args.lm_weight,
         word_bonus: args.word_bonus,
+        pron_weight: args.pron_weight,
         max_active: args.max_active,
         hmm_states: args.hmm_states.or(Some(DecoderConfig::hmm_states_for(
             args.frame_shift_ms / 1000.0,

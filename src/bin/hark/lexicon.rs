@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use hark::lexicon::Lexicon;
-use hark::lexicon::learn::{LearnConfig, PronCounts, add_variants};
+use hark::lexicon::learn::{LearnConfig, PronCounts, add_variants, set_probabilities};
 use hark::manifest::Manifest;
 
 /// Arguments of `hark lexicon`.
@@ -25,7 +25,9 @@ enum LexiconCommand {
 #[command(
     after_help = "Each utterance's phone labels are split into one piece per transcript word \
 (cheapest edit distance to the word's pronunciations); pieces a word takes often enough \
-become new alternates, after the word's existing pronunciations.\n\nExample:\n  \
+become new alternates, after the word's existing pronunciations. Every pronunciation then \
+gets a probability from how often the word's tokens took it (max-normalised, as Kaldi's \
+lexiconp.txt), unless --no-probs.\n\nExample:\n  \
 hark lexicon learn --lexicon models/default/lexicon.txt --out lexicon.txt data/corpus/train.jsonl"
 )]
 struct LearnArgs {
@@ -47,6 +49,12 @@ struct LearnArgs {
     /// At most this many new variants per word.
     #[arg(long, default_value_t = LearnConfig::default().max_new)]
     max_new: usize,
+    /// Count added to every pronunciation before max-normalising the probabilities.
+    #[arg(long, default_value_t = 1.0)]
+    prob_smoothing: f64,
+    /// Write no probabilities (every pronunciation as likely as the others).
+    #[arg(long)]
+    no_probs: bool,
 }
 
 /// Runs `hark lexicon`.
@@ -54,6 +62,9 @@ pub fn run(args: LexiconArgs, quiet: bool) -> anyhow::Result<()> {
     let LexiconCommand::Learn(a) = args.command;
     if !(0.0..=1.0).contains(&a.min_share) {
         anyhow::bail!("--min-share must be within 0..1, got {}", a.min_share);
+    }
+    if !(a.prob_smoothing.is_finite() && a.prob_smoothing >= 0.0) {
+        anyhow::bail!("--prob-smoothing must be ≥ 0, got {}", a.prob_smoothing);
     }
     let mut lex = Lexicon::read(&a.lexicon)?;
     let mut counts = PronCounts::new(&lex);
@@ -81,6 +92,12 @@ pub fn run(args: LexiconArgs, quiet: bool) -> anyhow::Result<()> {
     let learned = counts.variants(&lex, &config);
     let prons_before = lex.prons.len();
     add_variants(&mut lex, &learned);
+    let probs = if a.no_probs {
+        vec![1.0; lex.prons.len()]
+    } else {
+        counts.probabilities(&lex, a.prob_smoothing)
+    };
+    set_probabilities(&mut lex, &probs);
     hark::fsio::write_atomic(&a.out, lex.to_text().as_bytes())?;
     if !quiet {
         let pct = |x: usize, n: usize| 100.0 * x as f64 / n.max(1) as f64;
@@ -102,6 +119,10 @@ pub fn run(args: LexiconArgs, quiet: bool) -> anyhow::Result<()> {
             lex.prons.len(),
             a.out.display()
         );
+        if !a.no_probs {
+            let below = probs.iter().filter(|&&p| p < 1.0).count();
+            eprintln!("{below} pronunciations have a probability below 1");
+        }
     }
     Ok(())
 }

@@ -39,6 +39,10 @@ pub struct TranscribeArgs {
     /// Word insertion bonus in nats, negative for a penalty (default −0.5).
     #[arg(long, allow_negative_numbers = true)]
     word_bonus: Option<f32>,
+    /// Weight of the lexicon's pronunciation log-probabilities (default 1; 0 ignores
+    /// them).
+    #[arg(long)]
+    pron_weight: Option<f32>,
     /// Output format.
     #[arg(long, default_value = "text", value_parser = ["text", "json", "srt", "vtt", "ctm"])]
     format: String,
@@ -240,6 +244,7 @@ pub fn run(args: TranscribeArgs, quiet: bool) -> anyhow::Result<()> {
         beam: args.beam,
         lm_weight: args.lm_weight,
         word_bonus: args.word_bonus,
+        pron_weight: args.pron_weight,
         ..Default::default()
     };
     let chunking = args.chunking.config()?;
