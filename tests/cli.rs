@@ -212,3 +212,95 @@ fn convert_to_f16_halves_the_model_and_keeps_the_transcript() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.safetensors"));
     assert!(!dst.exists());
 }
+
+#[test]
+fn bench_reports_every_decoder_writes_hyps_and_plot_and_refuses_bad_input() {
+    let d = crate::util::tmpdir("bench");
+    let root = crate::util::repo_root();
+    let samples = [
+        ("yes", "yes"),
+        ("stop", "stop"),
+        ("go_forward_ten_meters", "go forward ten meters"),
+        ("digits_3719", "three seven one nine"),
+    ];
+    let m = d.join("m.jsonl");
+    let lines: String = samples
+        .iter()
+        .map(|(f, t)| {
+            let audio = root.join("audio").join(format!("{f}.wav"));
+            format!(
+                "{{\"id\":\"{f}\",\"audio\":\"{}\",\"text\":\"{t}\"}}\n",
+                audio.display()
+            )
+        })
+        .collect();
+    std::fs::write(&m, lines).unwrap();
+    let (hyps, plot) = (d.join("hyps.jsonl"), d.join("sweep.svg"));
+    let out = hark(&[
+        "bench",
+        "-q",
+        "--format",
+        "json",
+        "--hyps",
+        hyps.to_str().unwrap(),
+        "--plot",
+        plot.to_str().unwrap(),
+        "--sweep-beam",
+        "4,16",
+        "--sweep-hmm",
+        "8,16",
+        m.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = v.to_string();
+    for name in ["greedy", "beam", "hmm"] {
+        assert!(text.contains(&format!("\"decoder\":\"{name}\"")), "{text}");
+    }
+    // Every sample comes out word for word with the default model's lexicon decoders.
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&hyps)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3 * samples.len());
+    for l in &lines {
+        if l["decoder"] != "greedy" {
+            assert_eq!(l["hyp"], l["ref"], "{l}");
+            assert_eq!(l["word_errors"]["sub"], 0, "{l}");
+            assert_eq!(
+                l["word_errors"]["ref"],
+                l["ref"].as_str().unwrap().split(' ').count()
+            );
+        } else {
+            assert!(l["word_errors"].is_null(), "greedy gives phones, not words");
+            assert!(!l["hyp_phones"].as_str().unwrap().is_empty());
+        }
+    }
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert!(
+        svg.starts_with("<svg") || svg.starts_with("<?xml"),
+        "{svg:.80}"
+    );
+    // A manifest naming a missing file: an error naming it, and no hyps file.
+    std::fs::remove_file(&hyps).unwrap();
+    std::fs::write(
+        &m,
+        "{\"id\":\"x\",\"audio\":\"nope.wav\",\"text\":\"yes\"}\n",
+    )
+    .unwrap();
+    let out = hark(&[
+        "bench",
+        "-q",
+        "--hyps",
+        hyps.to_str().unwrap(),
+        m.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope.wav"));
+    assert!(!hyps.exists());
+}

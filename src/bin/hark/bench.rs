@@ -69,6 +69,12 @@ pub struct BenchArgs {
     /// Beams of the hmm decoder's sweep (nats).
     #[arg(long, value_delimiter = ',', default_value = "6,8,10,12,14,16,20")]
     sweep_hmm: Vec<f32>,
+    /// Also write every decoder's hypothesis of every utterance (default settings) to
+    /// this JSON Lines file: id, decoder, reference and hypothesis words and phones,
+    /// and their error counts (for reading the errors, as sclite's per-utterance
+    /// report).
+    #[arg(long)]
+    hyps: Option<PathBuf>,
 }
 
 /// One utterance after the first stage: log-posteriors, audio seconds, CPU seconds
@@ -96,6 +102,17 @@ struct DecoderRun {
     cpu: f64,
     wall: f64,
     failed: usize,
+    /// Per utterance: the best hypothesis's words and phones (`SIL` and blanks
+    /// dropped) and its word and phone errors.
+    hyps: Vec<UttResult>,
+}
+
+/// One utterance's result, for `--hyps`.
+struct UttResult {
+    text: String,
+    phones: String,
+    word_errors: Option<ErrorStats>,
+    phone_errors: Option<ErrorStats>,
 }
 
 fn run_decoder(
@@ -112,6 +129,7 @@ fn run_decoder(
         cpu: 0.0,
         wall: 0.0,
         failed: 0,
+        hyps: Vec::with_capacity(utts.len()),
     };
     for (u, st) in utts.iter().zip(staged) {
         let d = res.decodable(config, st.post.clone())?;
@@ -120,6 +138,7 @@ fn run_decoder(
         let (cpu, wall) = clock.elapsed();
         run.cpu += cpu;
         run.wall += wall;
+        let mut phone_errors = None;
         let best = match hyps {
             Ok(h) if !h.is_empty() => h.into_iter().next().expect("non-empty"),
             _ => {
@@ -138,12 +157,28 @@ fn run_decoder(
                 .map(|p| p.phone.as_str())
                 .filter(|p| *p != "SIL" && *p != "<blk>")
                 .collect();
-            run.per.add(&ErrorStats::compute(&r, &h));
+            let e = ErrorStats::compute(&r, &h);
+            run.per.add(&e);
+            phone_errors = Some(e);
         }
+        let mut word_errors = None;
         if res.lexicon.is_some() && config.kind != DecoderKind::Greedy {
-            run.wer
-                .add(&ErrorStats::compute_words(&u.text, &best.text()));
+            let e = ErrorStats::compute_words(&u.text, &best.text());
+            run.wer.add(&e);
+            word_errors = Some(e);
         }
+        run.hyps.push(UttResult {
+            text: best.text(),
+            phones: best
+                .phones
+                .iter()
+                .map(|p| p.phone.as_str())
+                .filter(|p| *p != "SIL" && *p != "<blk>")
+                .collect::<Vec<_>>()
+                .join(" "),
+            word_errors,
+            phone_errors,
+        });
     }
     Ok(run)
 }
@@ -232,9 +267,35 @@ pub fn run(args: BenchArgs, quiet: bool) -> anyhow::Result<()> {
         ..Default::default()
     };
     let mut rows = Vec::new();
+    let mut hyp_lines = String::new();
     for &kind in &kinds {
         let config = config_for(kind, args.beam);
         let run = run_decoder(&rec, &config, &utts, &posts)?;
+        if args.hyps.is_some() {
+            let counts = |e: &Option<ErrorStats>| {
+                e.as_ref().map(|e| {
+                    serde_json::json!({"sub": e.sub, "del": e.del, "ins": e.ins, "ref": e.ref_len})
+                })
+            };
+            for (u, h) in utts.iter().zip(&run.hyps) {
+                let line = serde_json::json!({
+                    "id": u.id,
+                    "decoder": kind.name(),
+                    "ref": u.text,
+                    "hyp": h.text,
+                    "word_errors": counts(&h.word_errors),
+                    "ref_phones": u.phones.as_deref().map(|p| p
+                        .split_whitespace()
+                        .filter(|p| *p != "SIL")
+                        .collect::<Vec<_>>()
+                        .join(" ")),
+                    "hyp_phones": h.phones,
+                    "phone_errors": counts(&h.phone_errors),
+                });
+                hyp_lines.push_str(&line.to_string());
+                hyp_lines.push('\n');
+            }
+        }
         rows.push(serde_json::json!({
             "decoder": kind.name(),
             "beam": config.effective_beam(),
@@ -251,6 +312,9 @@ pub fn run(args: BenchArgs, quiet: bool) -> anyhow::Result<()> {
             "rtf_total_wall": (stage_wall + run.wall) / audio_secs,
             "decoder_frames_per_sec": frames as f64 / run.cpu.max(1e-9),
         }));
+    }
+    if let Some(path) = &args.hyps {
+        hark::fsio::write_atomic(path, hyp_lines.as_bytes())?;
     }
     // Optional beam sweep and plot.
     let mut sweep = Vec::new();
