@@ -249,6 +249,9 @@ fn bench_reports_every_decoder_writes_hyps_and_plot_and_refuses_bad_input() {
         "4,16",
         "--sweep-hmm",
         "8,16",
+        "--tune-lm-weight",
+        "0.5,1.5",
+        "--tune-word-bonus=0,-1",
         m.to_str().unwrap(),
     ]);
     assert!(
@@ -261,6 +264,12 @@ fn bench_reports_every_decoder_writes_hyps_and_plot_and_refuses_bad_input() {
     for name in ["greedy", "beam", "hmm"] {
         assert!(text.contains(&format!("\"decoder\":\"{name}\"")), "{text}");
     }
+    // The tuning grid: 2 LM weights x 2 bonuses for each word decoder.
+    let tune = v["tune"].as_array().unwrap();
+    assert_eq!(tune.len(), 2 * 2 * 2, "{text}");
+    assert_eq!(tune[1]["lm_weight"], 0.5);
+    assert_eq!(tune[1]["word_bonus"], -1.0);
+    assert!(tune.iter().all(|r| r["wer"].is_number()), "{text}");
     // Every sample comes out word for word with the default model's lexicon decoders.
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(&hyps)
         .unwrap()

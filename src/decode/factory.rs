@@ -64,7 +64,7 @@ pub struct DecoderConfig {
     /// Which decoder.
     pub kind: DecoderKind,
     /// beam: hypotheses kept per frame (default 128); hmm: beam width in nats
-    /// (default 16). Larger → slower, more accurate.
+    /// (default 24). Larger → slower, more accurate.
     pub beam: Option<f32>,
     /// beam: drop hypotheses this far (nats) below the best. Larger → slower, more
     /// accurate.
@@ -97,11 +97,13 @@ pub const DEFAULT_BEAM_SIZE: usize = 128;
 /// LM weight of both lexicon decoders when none is given: tuned on the dev split with
 /// the default bundle's unpruned 3-gram (1.0 → 1.2 took hmm WER from 12.63 to 12.20 %).
 pub const DEFAULT_LM_WEIGHT: f32 = 1.2;
-/// Default beam of the hmm decoder (nats). On the dev split with the default bundle,
-/// beams 16 / 20 / 24 / 32 give WER 12.20 / 11.62 / 11.30 / 11.27 % at decoder
-/// real-time factor 0.0016 / 0.0033 / 0.0078 / 0.0315; 16 stays the default because
-/// the hybrid model's flatter scores make beam 24 cost 0.065 × real time.
-pub const DEFAULT_HMM_BEAM: f32 = 16.0;
+/// Default beam of the hmm decoder (nats), chosen on the dev split with the default
+/// bundle (session 7: 3×256 model, lexicon with probabilities): beams 16 / 20 / 24 /
+/// 28 / 32 give WER 8.96 / 8.65 / 8.49 / 8.41 / 8.41 % at decoder real-time factor
+/// 0.0005 / 0.0018 / 0.0039 / 0.0099 / 0.019. (Up to session 6 it was 16, Kaldi's
+/// default: the flatter scores of the models then made beam 24 cost up to 0.07 × real
+/// time.)
+pub const DEFAULT_HMM_BEAM: f32 = 24.0;
 
 impl DecoderConfig {
     /// The beam this setting decodes with: hypotheses for beam, nats for hmm, `None`

@@ -75,6 +75,15 @@ pub struct BenchArgs {
     /// report).
     #[arg(long)]
     hyps: Option<PathBuf>,
+    /// Also decode with every combination of these LM weights and the
+    /// `--tune-word-bonus` values (Kaldi's scoring sweep over LM weight and insertion
+    /// penalty), on the same posteriors, and report each one's WER. Tune on a dev set,
+    /// never on the test set.
+    #[arg(long, value_delimiter = ',')]
+    tune_lm_weight: Vec<f32>,
+    /// Word bonuses of the tuning grid (default: the decoders' own).
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    tune_word_bonus: Vec<f32>,
 }
 
 /// One utterance after the first stage: log-posteriors, audio seconds, CPU seconds
@@ -85,6 +94,11 @@ struct Staged {
     feat_cpu: f64,
     net_cpu: f64,
     wall: f64,
+}
+
+/// An f32 as the f64 of its shortest decimal form (1.2f32 → 1.2, not 1.2000000476…).
+fn short_f64(x: f32) -> f64 {
+    x.to_string().parse().unwrap_or(f64::from(x))
 }
 
 /// Peak resident set size of this process in MB (Linux `/proc/self/status`).
@@ -316,6 +330,53 @@ pub fn run(args: BenchArgs, quiet: bool) -> anyhow::Result<()> {
     if let Some(path) = &args.hyps {
         hark::fsio::write_atomic(path, hyp_lines.as_bytes())?;
     }
+    // Optional LM weight × word bonus grid.
+    let mut tune = Vec::new();
+    if !args.tune_lm_weight.is_empty() || !args.tune_word_bonus.is_empty() {
+        let weights: Vec<Option<f32>> = if args.tune_lm_weight.is_empty() {
+            vec![args.lm_weight]
+        } else {
+            args.tune_lm_weight.iter().map(|&w| Some(w)).collect()
+        };
+        let bonuses: Vec<Option<f32>> = if args.tune_word_bonus.is_empty() {
+            vec![args.word_bonus]
+        } else {
+            args.tune_word_bonus.iter().map(|&b| Some(b)).collect()
+        };
+        let word_kinds: Vec<DecoderKind> = kinds
+            .iter()
+            .copied()
+            .filter(|&k| k != DecoderKind::Greedy)
+            .collect();
+        let bar = crate::util::progress_bar(
+            (word_kinds.len() * weights.len() * bonuses.len()) as u64,
+            quiet,
+        );
+        bar.set_message("LM weight x word bonus");
+        for &kind in &word_kinds {
+            for &lm_weight in &weights {
+                for &word_bonus in &bonuses {
+                    let config = DecoderConfig {
+                        lm_weight,
+                        word_bonus,
+                        ..config_for(kind, args.beam)
+                    };
+                    let run = run_decoder(&rec, &config, &utts, &posts)?;
+                    bar.inc(1);
+                    tune.push(serde_json::json!({
+                        "decoder": kind.name(),
+                        "lm_weight": lm_weight.map(short_f64),
+                        "word_bonus": word_bonus.map(short_f64),
+                        "wer": (run.wer.ref_len > 0).then(|| run.wer.rate()),
+                        "wer_detail": (run.wer.ref_len > 0).then(|| run.wer.report("WER")),
+                        "per": run.per.rate(),
+                        "rtf_decoder": run.cpu / audio_secs,
+                    }));
+                }
+            }
+        }
+        bar.finish_and_clear();
+    }
     // Optional beam sweep and plot.
     let mut sweep = Vec::new();
     if let Some(plot_path) = &args.plot {
@@ -396,6 +457,7 @@ pub fn run(args: BenchArgs, quiet: bool) -> anyhow::Result<()> {
         "peak_rss_mb": peak_rss_mb(),
         "decoders": rows,
         "sweep": sweep,
+        "tune": tune,
     });
     let mut out = std::io::stdout().lock();
     if args.format == "json" {
@@ -440,6 +502,29 @@ pub fn run(args: BenchArgs, quiet: bool) -> anyhow::Result<()> {
         )?;
         if let Some(w) = r["wer_detail"].as_str() {
             writeln!(out, "{}: {w}", r["decoder"].as_str().unwrap_or("?"))?;
+        }
+    }
+    if !tune.is_empty() {
+        writeln!(
+            out,
+            "{:<8} {:>9} {:>10} {:>7} {:>7}",
+            "decoder", "LM weight", "word bonus", "WER%", "PER%"
+        )?;
+        // `null` means the decoder's default; print it as such.
+        let num =
+            |v: &serde_json::Value| v.as_f64().map_or("default".to_string(), |x| format!("{x}"));
+        for r in &tune {
+            writeln!(
+                out,
+                "{:<8} {:>9} {:>10} {:>7} {:>7.2}",
+                r["decoder"].as_str().unwrap_or("?"),
+                num(&r["lm_weight"]),
+                num(&r["word_bonus"]),
+                r["wer"]
+                    .as_f64()
+                    .map_or("-".to_string(), |w| format!("{w:.2}")),
+                r["per"].as_f64().unwrap_or(f64::NAN),
+            )?;
         }
     }
     Ok(())

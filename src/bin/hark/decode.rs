@@ -37,7 +37,7 @@ pub struct DecodeArgs {
     /// greedy (CTC best path), beam (CTC prefix beam search) or hmm (token passing).
     #[arg(long, default_value = "beam", value_parser = ["greedy", "beam", "hmm"])]
     decoder: String,
-    /// beam: hypotheses kept per frame (default 128); hmm: beam width in nats (default 16).
+    /// beam: hypotheses kept per frame (default 128); hmm: beam width in nats (default 24).
     /// Larger: slower, more accurate.
     #[arg(long)]
     beam: Option<f32>,
