@@ -39,7 +39,7 @@ time "$hark" corpus synth --text "$data/text/sentences.txt" \
 "$hark" corpus label-quality --lexicon "$data/lexicon/cmudict.dict" --by engine \
     "$out/train.jsonl" "$out/dev.jsonl" "$out/test.jsonl"
 # Pronunciations the training voices use, added to the default bundle's lexicon
-# (after CMUdict's; see docs/lexicon.md).
+# (after CMUdict's), and every pronunciation's probability; see docs/lexicon.md.
 "$hark" lexicon learn --lexicon "$root/models/default/lexicon.txt" \
     --out "$root/models/default/lexicon.txt" "$out/train.jsonl"
 du -sh "$out"
