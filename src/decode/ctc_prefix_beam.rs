@@ -781,6 +781,51 @@ mod tests {
 
     const LM: &str = "\\data\\\nngram 1=6\nngram 2=3\n\n\\1-grams:\n-0.8 <s> -0.2\n-0.5 x -0.1\n-0.6 y -0.3\n-0.9 w\n-0.7 z -0.4\n-0.6 </s>\n\n\\2-grams:\n-0.2 <s> y\n-0.3 x z\n-0.1 y </s>\n\n\\end\\\n";
 
+    /// Every word sequence's score over all labellings of `m` (summed over their CTC
+    /// paths) and their segmentations into `prons` `(word, tokens, ln p)`: acoustic +
+    /// `lm_weight` × LM + `bonus` per word + `pron_weight` × pronunciation
+    /// log-probabilities, the best over the pronunciation sequences of the same words
+    /// (the decoder keeps one hypothesis per pronunciation sequence, returns the best).
+    fn exhaustive_scores(
+        m: &Array2<f32>,
+        prons: &[(&str, Vec<usize>, f64)],
+        lm: &ArpaLm,
+        (lm_weight, bonus, pron_weight): (f64, f64, f64),
+    ) -> HashMap<String, f64> {
+        fn segment<'a>(
+            lab: &[usize],
+            prons: &[(&'a str, Vec<usize>, f64)],
+            pre: (Vec<&'a str>, f64),
+            out: &mut Vec<(Vec<&'a str>, f64)>,
+        ) {
+            if lab.is_empty() {
+                out.push(pre);
+                return;
+            }
+            for (w, p, lp) in prons {
+                if lab.starts_with(p) {
+                    let mut next = pre.0.clone();
+                    next.push(w);
+                    segment(&lab[p.len()..], prons, (next, pre.1 + lp), out);
+                }
+            }
+        }
+        let mut want: HashMap<String, f64> = HashMap::new();
+        for (lab, ac) in brute_force(m) {
+            let mut segs = Vec::new();
+            segment(&lab, prons, (Vec::new(), 0.0), &mut segs);
+            for (words, lp) in segs {
+                let s = ac
+                    + lm_weight * f64::from(lm.sentence_score(&words))
+                    + bonus * words.len() as f64
+                    + pron_weight * lp;
+                let e = want.entry(words.join(" ")).or_insert(f64::NEG_INFINITY);
+                *e = e.max(s);
+            }
+        }
+        want
+    }
+
     #[test]
     fn infinite_beam_equals_brute_force_with_lexicon_and_lm() {
         // x = AA, y = AA B, w = AA B (homophone of y), z = B
@@ -792,43 +837,16 @@ mod tests {
             ..PrefixBeamConfig::exhaustive()
         };
         let mut dec = CtcPrefixBeamSearch::with_lexicon(&lex, tokens3(), &lm, config).unwrap();
-        let prons: Vec<(&str, Vec<usize>)> = vec![
-            ("x", vec![1]),
-            ("y", vec![1, 2]),
-            ("w", vec![1, 2]),
-            ("z", vec![2]),
+        let prons: Vec<(&str, Vec<usize>, f64)> = vec![
+            ("x", vec![1], 0.0),
+            ("y", vec![1, 2], 0.0),
+            ("w", vec![1, 2], 0.0),
+            ("z", vec![2], 0.0),
         ];
-        fn segment<'a>(
-            lab: &[usize],
-            prons: &[(&'a str, Vec<usize>)],
-            pre: Vec<&'a str>,
-            out: &mut Vec<Vec<&'a str>>,
-        ) {
-            if lab.is_empty() {
-                out.push(pre);
-                return;
-            }
-            for (w, p) in prons {
-                if lab.starts_with(p) {
-                    let mut next = pre.clone();
-                    next.push(w);
-                    segment(&lab[p.len()..], prons, next, out);
-                }
-            }
-        }
         let mut rng = Rng::new(SEED + 1);
         for t in 1..=5 {
             let m = random_posteriors(t, 3, &mut rng);
-            let mut want: HashMap<String, f64> = HashMap::new();
-            for (lab, ac) in brute_force(&m) {
-                let mut segs = Vec::new();
-                segment(&lab, &prons, Vec::new(), &mut segs);
-                for words in segs {
-                    let s =
-                        ac + 0.7 * f64::from(lm.sentence_score(&words)) + 0.3 * words.len() as f64;
-                    want.insert(words.join(" "), s);
-                }
-            }
+            let want = exhaustive_scores(&m, &prons, &lm, (0.7, 0.3, 0.0));
             let hyps = dec.decode(&LogPosteriors::new(m).unwrap()).unwrap();
             assert_eq!(hyps.len(), want.len(), "T={t}");
             for h in &hyps {
@@ -859,24 +877,6 @@ mod tests {
             ("z", vec![2], 0.0),
             ("z", vec![1], 0.6f64.ln()),
         ];
-        fn segment<'a>(
-            lab: &[usize],
-            prons: &[(&'a str, Vec<usize>, f64)],
-            pre: (Vec<&'a str>, f64),
-            out: &mut Vec<(Vec<&'a str>, f64)>,
-        ) {
-            if lab.is_empty() {
-                out.push(pre);
-                return;
-            }
-            for (w, p, lp) in prons {
-                if lab.starts_with(p) {
-                    let mut next = pre.0.clone();
-                    next.push(w);
-                    segment(&lab[p.len()..], prons, (next, pre.1 + lp), out);
-                }
-            }
-        }
         for pron_weight in [0.0f32, 0.8] {
             let config = PrefixBeamConfig {
                 lm_weight: 0.7,
@@ -888,21 +888,7 @@ mod tests {
             let mut rng = Rng::new(SEED + 3);
             for t in 1..=5 {
                 let m = random_posteriors(t, 3, &mut rng);
-                // A word sequence said with different pronunciations is one hypothesis
-                // per pronunciation sequence; the decoder returns the best of them.
-                let mut want: HashMap<String, f64> = HashMap::new();
-                for (lab, ac) in brute_force(&m) {
-                    let mut segs = Vec::new();
-                    segment(&lab, &prons, (Vec::new(), 0.0), &mut segs);
-                    for (words, lp) in segs {
-                        let s = ac
-                            + 0.7 * f64::from(lm.sentence_score(&words))
-                            + 0.3 * words.len() as f64
-                            + f64::from(pron_weight) * lp;
-                        let e = want.entry(words.join(" ")).or_insert(f64::NEG_INFINITY);
-                        *e = e.max(s);
-                    }
-                }
+                let want = exhaustive_scores(&m, &prons, &lm, (0.7, 0.3, f64::from(pron_weight)));
                 let hyps = dec.decode(&LogPosteriors::new(m).unwrap()).unwrap();
                 assert_eq!(hyps.len(), want.len(), "T={t}");
                 for h in &hyps {

@@ -825,68 +825,6 @@ mod tests {
         out
     }
 
-    fn segmentations<'a>(lab: &[usize], prons: &[(&'a str, Vec<usize>)]) -> Vec<Vec<&'a str>> {
-        if lab.is_empty() {
-            return vec![vec![]];
-        }
-        let mut out = Vec::new();
-        for (w, p) in prons {
-            if lab.starts_with(p) {
-                for mut rest in segmentations(&lab[p.len()..], prons) {
-                    rest.insert(0, *w);
-                    out.push(rest);
-                }
-            }
-        }
-        out
-    }
-
-    const LM: &str = "\\data\\\nngram 1=6\nngram 2=3\n\n\\1-grams:\n-0.8 <s> -0.2\n-0.5 x -0.1\n-0.6 y -0.3\n-0.9 w\n-0.7 z -0.4\n-0.6 </s>\n\n\\2-grams:\n-0.2 <s> y\n-0.3 x z\n-0.1 y </s>\n\n\\end\\\n";
-
-    #[test]
-    fn ctc_topology_infinite_beam_equals_exhaustive_viterbi() {
-        let tokens = TokenTable::new(vec!["<blk>".into(), "AA".into(), "B".into()]).unwrap();
-        let lex = Lexicon::parse("x AA\ny AA B\nw AA B\nz B\n", Path::new("lex")).unwrap();
-        let prons = vec![
-            ("x", vec![1]),
-            ("y", vec![1, 2]),
-            ("w", vec![1, 2]),
-            ("z", vec![2]),
-        ];
-        let lm = ArpaLm::parse(LM, Path::new("lm")).unwrap();
-        let config = ViterbiConfig {
-            lm_weight: 0.7,
-            word_penalty: -0.2,
-            ..ViterbiConfig::exhaustive(HmmTopology::Ctc)
-        };
-        let mut dec = ViterbiDecoder::new(&lex, &tokens, &lm, config).unwrap();
-        let mut rng = Rng::new(SEED);
-        for t in 1..=6 {
-            let m = random_log_probs(t, 3, &mut rng);
-            let mut best = (f64::NEG_INFINITY, String::new());
-            for (lab, ac) in best_path_per_labelling(&m) {
-                for words in segmentations(&lab, &prons) {
-                    let s =
-                        ac + 0.7 * f64::from(lm.sentence_score(&words)) - 0.2 * words.len() as f64;
-                    if s > best.0 {
-                        best = (s, words.join(" "));
-                    }
-                }
-            }
-            let hyps = dec.decode(&LogPosteriors::new(m).unwrap()).unwrap();
-            assert!(
-                (f64::from(hyps[0].score) - best.0).abs() < 1e-4,
-                "T={t}: {} vs {}",
-                hyps[0].score,
-                best.0
-            );
-            // equal-scoring homophones may tie; compare the text only when unique
-            if !best.1.contains('y') && !best.1.contains('w') {
-                assert_eq!(hyps[0].text(), best.1, "T={t}");
-            }
-        }
-    }
-
     /// Segmentations of a labelling into pronunciations `(word, tokens, ln p)`, each
     /// with the sum of its pronunciations' log-probabilities.
     fn scored_segmentations<'a>(
@@ -906,6 +844,67 @@ mod tests {
             }
         }
         out
+    }
+
+    /// The best (score, words) over every labelling of `m` (best path each) and every
+    /// segmentation of it into `prons`: acoustic + `lm_weight` × LM + `penalty` per
+    /// word + `pron_weight` × pronunciation log-probabilities.
+    fn exhaustive_best(
+        m: &Array2<f32>,
+        prons: &[(&str, Vec<usize>, f64)],
+        lm: &ArpaLm,
+        (lm_weight, penalty, pron_weight): (f64, f64, f64),
+    ) -> (f64, String) {
+        let mut best = (f64::NEG_INFINITY, String::new());
+        for (lab, ac) in best_path_per_labelling(m) {
+            for (words, lp) in scored_segmentations(&lab, prons) {
+                let s = ac
+                    + lm_weight * f64::from(lm.sentence_score(&words))
+                    + penalty * words.len() as f64
+                    + pron_weight * lp;
+                if s > best.0 {
+                    best = (s, words.join(" "));
+                }
+            }
+        }
+        best
+    }
+
+    const LM: &str = "\\data\\\nngram 1=6\nngram 2=3\n\n\\1-grams:\n-0.8 <s> -0.2\n-0.5 x -0.1\n-0.6 y -0.3\n-0.9 w\n-0.7 z -0.4\n-0.6 </s>\n\n\\2-grams:\n-0.2 <s> y\n-0.3 x z\n-0.1 y </s>\n\n\\end\\\n";
+
+    #[test]
+    fn ctc_topology_infinite_beam_equals_exhaustive_viterbi() {
+        let tokens = TokenTable::new(vec!["<blk>".into(), "AA".into(), "B".into()]).unwrap();
+        let lex = Lexicon::parse("x AA\ny AA B\nw AA B\nz B\n", Path::new("lex")).unwrap();
+        let prons = vec![
+            ("x", vec![1], 0.0),
+            ("y", vec![1, 2], 0.0),
+            ("w", vec![1, 2], 0.0),
+            ("z", vec![2], 0.0),
+        ];
+        let lm = ArpaLm::parse(LM, Path::new("lm")).unwrap();
+        let config = ViterbiConfig {
+            lm_weight: 0.7,
+            word_penalty: -0.2,
+            ..ViterbiConfig::exhaustive(HmmTopology::Ctc)
+        };
+        let mut dec = ViterbiDecoder::new(&lex, &tokens, &lm, config).unwrap();
+        let mut rng = Rng::new(SEED);
+        for t in 1..=6 {
+            let m = random_log_probs(t, 3, &mut rng);
+            let best = exhaustive_best(&m, &prons, &lm, (0.7, -0.2, 0.0));
+            let hyps = dec.decode(&LogPosteriors::new(m).unwrap()).unwrap();
+            assert!(
+                (f64::from(hyps[0].score) - best.0).abs() < 1e-4,
+                "T={t}: {} vs {}",
+                hyps[0].score,
+                best.0
+            );
+            // equal-scoring homophones may tie; compare the text only when unique
+            if !best.1.contains('y') && !best.1.contains('w') {
+                assert_eq!(hyps[0].text(), best.1, "T={t}");
+            }
+        }
     }
 
     #[test]
@@ -936,17 +935,7 @@ mod tests {
             let mut rng = Rng::new(SEED + 7);
             for t in 1..=6 {
                 let m = random_log_probs(t, 3, &mut rng);
-                let mut best = (f64::NEG_INFINITY, String::new());
-                for (lab, ac) in best_path_per_labelling(&m) {
-                    for (words, lp) in scored_segmentations(&lab, &prons) {
-                        let s = ac + 0.7 * f64::from(lm.sentence_score(&words))
-                            - 0.2 * words.len() as f64
-                            + f64::from(pron_weight) * lp;
-                        if s > best.0 {
-                            best = (s, words.join(" "));
-                        }
-                    }
-                }
+                let best = exhaustive_best(&m, &prons, &lm, (0.7, -0.2, f64::from(pron_weight)));
                 let hyps = dec.decode(&LogPosteriors::new(m).unwrap()).unwrap();
                 assert!(
                     (f64::from(hyps[0].score) - best.0).abs() < 1e-4,
