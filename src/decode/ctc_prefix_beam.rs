@@ -826,6 +826,20 @@ mod tests {
         want
     }
 
+    /// Every word sequence is returned once, with its exhaustive score.
+    fn assert_scores(hyps: &[Hypothesis], want: &HashMap<String, f64>, ctx: &str) {
+        assert_eq!(hyps.len(), want.len(), "{ctx}");
+        for h in hyps {
+            let w = want[&h.text()];
+            assert!(
+                (f64::from(h.score) - w).abs() < 1e-4,
+                "{ctx} {:?}: {} vs {w}",
+                h.text(),
+                h.score
+            );
+        }
+    }
+
     #[test]
     fn infinite_beam_equals_brute_force_with_lexicon_and_lm() {
         // x = AA, y = AA B, w = AA B (homophone of y), z = B
@@ -848,16 +862,7 @@ mod tests {
             let m = random_posteriors(t, 3, &mut rng);
             let want = exhaustive_scores(&m, &prons, &lm, (0.7, 0.3, 0.0));
             let hyps = dec.decode(&LogPosteriors::new(m).unwrap()).unwrap();
-            assert_eq!(hyps.len(), want.len(), "T={t}");
-            for h in &hyps {
-                let w = want[&h.text()];
-                assert!(
-                    (f64::from(h.score) - w).abs() < 1e-4,
-                    "T={t} {:?}: {} vs {w}",
-                    h.text(),
-                    h.score
-                );
-            }
+            assert_scores(&hyps, &want, &format!("T={t}"));
         }
     }
 
@@ -890,16 +895,7 @@ mod tests {
                 let m = random_posteriors(t, 3, &mut rng);
                 let want = exhaustive_scores(&m, &prons, &lm, (0.7, 0.3, f64::from(pron_weight)));
                 let hyps = dec.decode(&LogPosteriors::new(m).unwrap()).unwrap();
-                assert_eq!(hyps.len(), want.len(), "T={t}");
-                for h in &hyps {
-                    let w = want[&h.text()];
-                    assert!(
-                        (f64::from(h.score) - w).abs() < 1e-4,
-                        "w={pron_weight} T={t} {:?}: {} vs {w}",
-                        h.text(),
-                        h.score
-                    );
-                }
+                assert_scores(&hyps, &want, &format!("w={pron_weight} T={t}"));
             }
         }
         let bad = PrefixBeamConfig {
