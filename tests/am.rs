@@ -174,13 +174,31 @@ fn tone_corpus(
     rng: &mut Rng,
     front_end: &hark::features::FeatureConfig,
 ) -> Vec<TrainExample> {
+    tones(n, 3, 2400, rng, front_end)
+}
+
+/// `n` utterances of `num_labels` tones of `samples` samples each; consecutive labels
+/// differ, so CTC needs at least `num_labels` output frames.
+fn tones(
+    n: usize,
+    num_labels: usize,
+    samples: usize,
+    rng: &mut Rng,
+    front_end: &hark::features::FeatureConfig,
+) -> Vec<TrainExample> {
     (0..n)
         .map(|u| {
-            let labels: Vec<usize> = (0..3).map(|_| 1 + rng.below(PHONES)).collect();
+            let mut labels: Vec<usize> = Vec::new();
+            while labels.len() < num_labels {
+                let l = 1 + rng.below(PHONES);
+                if labels.last() != Some(&l) {
+                    labels.push(l);
+                }
+            }
             let mut audio = Vec::new();
             for &l in &labels {
                 let f = 300.0 * l as f32;
-                audio.extend((0..2400).map(|i| {
+                audio.extend((0..samples).map(|i| {
                     0.3 * (2.0 * std::f32::consts::PI * f * i as f32 / 16000.0).sin()
                         + 0.01 * rng.normal() as f32
                 }));
@@ -272,6 +290,78 @@ fn vtlp_recomputes_warped_features_deterministically() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("invalid configuration"), "{err}");
+}
+
+#[test]
+fn speed_perturbation_is_seeded_ctc_only_and_keeps_labels_reachable() {
+    use hark::am::SpeedConfig;
+    use hark::features::FeatureConfig;
+    let front_end = FeatureConfig {
+        num_bins: Some(40),
+        ..Default::default()
+    };
+    let mut rng = Rng::new(SEED + 7);
+    let train_set = tone_corpus(8, &mut rng, &front_end);
+    let dev_set = tone_corpus(2, &mut rng, &front_end);
+    let fresh = |objective| {
+        let mut m = model(objective, false);
+        m.config.architecture.input_dim = 40;
+        m.config.features = serde_json::to_value(&front_end).unwrap();
+        AcousticModel::new(m.config, &mut Rng::new(SEED)).unwrap()
+    };
+    let weights = |m: &AcousticModel| {
+        let mut all = Vec::new();
+        m.visit(&mut |_, _, v| all.extend(v.iter().map(|x| x.to_bits())));
+        all
+    };
+    let run = |speed: Option<SpeedConfig>, set: &[TrainExample]| {
+        let mut m = fresh(Objective::Ctc);
+        let cfg = TrainConfig { speed, ..config(1) };
+        train(&mut m, set, &dev_set, &cfg, None, &mut |_| {}).map(|_| weights(&m))
+    };
+    let speed = Some(SpeedConfig::new(0.9, 1.1).unwrap());
+    let a = run(speed, &train_set).unwrap();
+    assert_eq!(a, run(speed, &train_set).unwrap(), "speed runs differ");
+    assert_ne!(a, run(None, &train_set).unwrap(), "speed changed nothing");
+    // A factor of exactly 1 recomputes the stored features: same as none.
+    let identity = Some(SpeedConfig::new(1.0, 1.0).unwrap());
+    assert_eq!(
+        run(identity, &train_set).unwrap(),
+        run(None, &train_set).unwrap()
+    );
+    // 30 labels in 43 frames: twice as fast leaves 21 frames, too few for CTC, so
+    // every draw falls back to the stored features and training is unchanged.
+    let tight = tones(6, 30, 240, &mut rng, &front_end);
+    assert_eq!(tight[0].feats.nrows(), 43);
+    let double = Some(SpeedConfig::new(2.0, 2.0).unwrap());
+    assert_eq!(run(double, &tight).unwrap(), run(None, &tight).unwrap());
+    // Out-of-range factors, frame labels and missing audio are errors.
+    for (lo, hi) in [(0.3, 1.1), (1.1, 0.9), (1.0, 2.5), (f32::NAN, 1.0)] {
+        let err = SpeedConfig::new(lo, hi).unwrap_err().to_string();
+        assert!(err.contains("speed perturbation range"), "{err}");
+    }
+    let frames: Vec<TrainExample> = train_set
+        .iter()
+        .map(|e| TrainExample {
+            targets: Targets::Frames(vec![1; e.feats.nrows()]),
+            ..e.clone()
+        })
+        .collect();
+    let mut m = fresh(Objective::Ce);
+    let cfg = TrainConfig { speed, ..config(1) };
+    let err = train(&mut m, &frames, &frames[..2], &cfg, None, &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("needs the ctc objective"), "{err}");
+    let no_audio: Vec<TrainExample> = train_set
+        .iter()
+        .map(|e| TrainExample {
+            audio: None,
+            ..e.clone()
+        })
+        .collect();
+    let err = run(speed, &no_audio).unwrap_err().to_string();
+    assert!(err.contains("carry their audio"), "{err}");
 }
 
 #[test]

@@ -11,4 +11,4 @@ pub use model::{
     AcousticModel, Architecture, Encoder, FORMAT_VERSION, InputNorm, ModelCache, ModelConfig,
     Objective, RecurrentKind,
 };
-pub use train::{Targets, TrainConfig, TrainExample, TrainReport, VtlpConfig, train};
+pub use train::{SpeedConfig, Targets, TrainConfig, TrainExample, TrainReport, VtlpConfig, train};

@@ -103,6 +103,47 @@ impl VtlpConfig {
     }
 }
 
+/// Speed perturbation (Ko et al. 2015): every time an utterance is used, its audio is
+/// resampled by a factor drawn uniformly from `[min_factor, max_factor]` (1.1 plays it
+/// 10 % faster, raising pitch and formants and shortening it), and its features are
+/// recomputed. The length changes, so it is for CTC targets only; a draw that would
+/// make the utterance too short for its labels falls back to the stored features.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SpeedConfig {
+    /// Smallest factor (e.g. 0.9).
+    pub min_factor: f32,
+    /// Largest factor (e.g. 1.1).
+    pub max_factor: f32,
+}
+
+impl SpeedConfig {
+    /// The range `[min, max]`, checked.
+    pub fn new(min_factor: f32, max_factor: f32) -> Result<Self> {
+        let s = SpeedConfig {
+            min_factor,
+            max_factor,
+        };
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// Checks `0.5 ≤ min ≤ max ≤ 2`.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.min_factor >= 0.5 && self.min_factor <= self.max_factor && self.max_factor <= 2.0)
+        {
+            return Err(Error::Config(format!(
+                "speed perturbation range {} … {} must satisfy 0.5 ≤ min ≤ max ≤ 2",
+                self.min_factor, self.max_factor
+            )));
+        }
+        Ok(())
+    }
+
+    fn draw(&self, rng: &mut Rng) -> f32 {
+        self.min_factor + (self.max_factor - self.min_factor) * rng.uniform() as f32
+    }
+}
+
 /// Training settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -137,6 +178,9 @@ pub struct TrainConfig {
     /// Random equaliser curves added to the training inputs (none when `None`).
     #[serde(default)]
     pub eq: Option<EqAugmentConfig>,
+    /// Speed perturbation of examples that carry audio (CTC only; none when `None`).
+    #[serde(default)]
+    pub speed: Option<SpeedConfig>,
 }
 
 impl Default for TrainConfig {
@@ -155,6 +199,7 @@ impl Default for TrainConfig {
             keep_input_norm: false,
             vtlp: None,
             eq: None,
+            speed: None,
         }
     }
 }
@@ -168,6 +213,9 @@ impl TrainConfig {
         }
         if let Some(e) = &self.eq {
             e.validate()?;
+        }
+        if let Some(s) = &self.speed {
+            s.validate()?;
         }
         if self.batch_size == 0 || self.num_shards == 0 || self.max_epochs == 0 {
             return Err(Error::Config(
@@ -380,31 +428,52 @@ fn prepare(model: &AcousticModel, examples: &[TrainExample]) -> Result<Vec<Optio
         .collect()
 }
 
-/// The features of `p` recomputed with a random VTLN warp and normalised; the
-/// stored ones when `p` has no audio.
-fn vtlp_features(
+/// Audio-level perturbations: the features of an utterance that carries its audio are
+/// recomputed for every batch through the model's front end.
+#[derive(Debug, Clone, Copy)]
+struct AudioAugment<'a> {
+    vtlp: Option<VtlpConfig>,
+    speed: Option<SpeedConfig>,
+    front_end: &'a FeatureConfig,
+}
+
+/// The features of `p` recomputed from its audio with a random VTLN warp and/or speed
+/// factor, and normalised; the stored ones when `p` has no audio, or when the speed
+/// draw leaves too few frames for its CTC labels.
+fn perturbed_features(
     model: &AcousticModel,
     p: &Prepared,
-    vtlp: &VtlpConfig,
-    front_end: &FeatureConfig,
+    aug: &AudioAugment,
     rng: &mut Rng,
 ) -> Result<Array2<f32>> {
     let Some(audio) = &p.audio else {
         return Ok(p.norm.clone());
     };
-    let warp = vtlp.draw(rng);
-    let feats = FeatureConfig {
+    // Draw both whatever happens next, so the random stream does not depend on data.
+    let warp = aug.vtlp.map_or(1.0, |v| v.draw(rng));
+    let factor = aug.speed.map_or(1.0, |s| s.draw(rng));
+    let config = FeatureConfig {
         vtln_warp: warp,
-        ..front_end.clone()
-    }
-    .compute(audio)?;
-    if feats.dim() != p.norm.dim() {
+        ..aug.front_end.clone()
+    };
+    let feats = if factor == 1.0 {
+        config.compute(audio)?
+    } else {
+        let samples = crate::corpus::augment::speed(&audio.samples, f64::from(factor));
+        config.compute(&Waveform::new(samples, audio.sample_rate))?
+    };
+    if feats.ncols() != p.norm.ncols() || (factor == 1.0 && feats.nrows() != p.norm.nrows()) {
         return Err(Error::Invalid(format!(
-            "VTLP features are {:?}, the stored ones {:?} (front end differs from the \
+            "recomputed features are {:?}, the stored ones {:?} (front end differs from the \
              model's config)",
             feats.dim(),
             p.norm.dim()
         )));
+    }
+    if let Targets::Ctc(t) = &p.targets {
+        if model.num_output_frames(feats.nrows()) < ctc_min_frames(t) {
+            return Ok(p.norm.clone());
+        }
     }
     model.normalize_input(&feats)
 }
@@ -413,8 +482,8 @@ fn vtlp_features(
 struct Augment<'a> {
     dropout: f64,
     spec: Option<&'a SpecAugmentConfig>,
-    /// VTLP and the front end that recomputes features.
-    vtlp: Option<(VtlpConfig, &'a FeatureConfig)>,
+    /// VTLP / speed perturbation and the front end that recomputes features.
+    audio: Option<AudioAugment<'a>>,
     eq: Option<&'a EqAugmentConfig>,
 }
 
@@ -428,8 +497,8 @@ fn shard_step(
     let inputs: Vec<Array2<f32>> = items
         .iter()
         .map(|p| {
-            let mut x = match &aug.vtlp {
-                Some((v, fe)) => vtlp_features(model, p, v, fe, &mut rng)?,
+            let mut x = match &aug.audio {
+                Some(a) => perturbed_features(model, p, a, &mut rng)?,
                 None => p.norm.clone(),
             };
             if let Some(e) = aug.eq {
@@ -599,28 +668,39 @@ pub fn train(
             "no training utterance is long enough for its labels".into(),
         ));
     }
-    let front_end: Option<FeatureConfig> = match &config.vtlp {
-        Some(v) => {
-            let fe: FeatureConfig =
-                serde_json::from_value(model.config.features.clone()).map_err(|e| {
-                    Error::Config(format!(
-                        "VTLP needs the model's front end in config.json \"features\": {e}"
-                    ))
-                })?;
+    if config.speed.is_some() && model.config.objective != Objective::Ctc {
+        return Err(Error::Config(
+            "speed perturbation changes the number of frames: it needs the ctc objective".into(),
+        ));
+    }
+    let front_end: Option<FeatureConfig> = if config.vtlp.is_some() || config.speed.is_some() {
+        let fe: FeatureConfig =
+            serde_json::from_value(model.config.features.clone()).map_err(|e| {
+                Error::Config(format!(
+                    "VTLP and speed perturbation need the model's front end in config.json \
+                     \"features\": {e}"
+                ))
+            })?;
+        if let Some(v) = &config.vtlp {
             v.validate(&fe)?;
-            if prepared.iter().all(|p| p.audio.is_none()) {
-                return Err(Error::Config(
-                    "VTLP needs training examples that carry their audio".into(),
-                ));
-            }
-            Some(fe)
         }
-        None => None,
+        if prepared.iter().all(|p| p.audio.is_none()) {
+            return Err(Error::Config(
+                "VTLP and speed perturbation need training examples that carry their audio".into(),
+            ));
+        }
+        Some(fe)
+    } else {
+        None
     };
     let aug = Augment {
         dropout: config.dropout,
         spec: config.spec_augment.as_ref(),
-        vtlp: config.vtlp.zip(front_end.as_ref()),
+        audio: front_end.as_ref().map(|front_end| AudioAugment {
+            vtlp: config.vtlp,
+            speed: config.speed,
+            front_end,
+        }),
         eq: config.eq.as_ref(),
     };
     let mut by_len: Vec<usize> = (0..prepared.len()).collect();

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use hark::am::train::{Progress, Targets, TrainConfig, TrainExample, VtlpConfig, train};
+use hark::am::train::{
+    Progress, SpeedConfig, Targets, TrainConfig, TrainExample, VtlpConfig, train,
+};
 use hark::am::{
     AcousticModel, Architecture, FORMAT_VERSION, ModelConfig, Objective, RecurrentKind,
 };
@@ -95,6 +97,11 @@ pub struct TrainArgs {
     /// smooth random gain curve of at most this many nats (e.g. 1.0 ≈ ±4.3 dB; 0 = off).
     #[arg(long, default_value_t = 0.0)]
     eq: f32,
+    /// Speed perturbation: resample each training utterance's audio in every batch by a
+    /// random factor in [MIN, MAX] (e.g. 0.9,1.1) and recompute its features. CTC only;
+    /// needs audio inputs and keeps the training audio in memory, as --vtlp does.
+    #[arg(long, value_name = "MIN,MAX", value_parser = parse_speed)]
+    speed: Option<SpeedConfig>,
     /// Epochs without dev improvement before stopping.
     #[arg(long, default_value_t = 3)]
     patience: usize,
@@ -180,7 +187,7 @@ fn load_features(
     if path.extension().is_some_and(|e| e == "npy") {
         if keep_audio {
             bail!(
-                "{}: --vtlp needs audio inputs, not precomputed features",
+                "{}: --vtlp and --speed need audio inputs, not precomputed features",
                 path.display()
             );
         }
@@ -322,7 +329,7 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
             &tokens,
             &features,
             lexicon.as_ref(),
-            vtlp.is_some(),
+            vtlp.is_some() || args.speed.is_some(),
         )?);
     }
     let dev_set = examples(
@@ -387,6 +394,7 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
         seed: args.seed,
         keep_input_norm: args.init.is_some(),
         vtlp,
+        speed: args.speed,
         eq: (args.eq != 0.0).then(|| EqAugmentConfig::new(args.eq)),
         ..Default::default()
     };
@@ -487,4 +495,17 @@ pub fn run(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+/// `MIN,MAX` speed-perturbation factors.
+fn parse_speed(s: &str) -> Result<SpeedConfig, String> {
+    let (a, b) = s
+        .split_once(',')
+        .ok_or_else(|| format!("{s:?}: expected MIN,MAX (e.g. 0.9,1.1)"))?;
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<f32>()
+            .map_err(|e| format!("{v:?}: {e} (expected MIN,MAX, e.g. 0.9,1.1)"))
+    };
+    SpeedConfig::new(parse(a)?, parse(b)?).map_err(|e| e.to_string())
 }
