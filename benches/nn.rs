@@ -8,7 +8,8 @@
 //! PyTorch script measures `time.thread_time()` the same way.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use hark::nn::{Linear, Lstm, RecurrentConfig, SeqBatch, init, loss};
+use hark::nn::float::{f16_to_f32, f32_to_f16};
+use hark::nn::{Linear, Lstm, Params, RecurrentConfig, SeqBatch, init, loss};
 use hark::rng::Rng;
 use ndarray::Array2;
 use std::time::{Duration, Instant};
@@ -59,6 +60,19 @@ fn inference(c: &mut Criterion) {
         ("bi_3x256", 3, true),
     ] {
         let net = lstm(256, layers, bi);
+        g.bench_function(name, |b| {
+            b.iter_custom(|n| timed(n, || net.forward(&batch).expect("forward")))
+        });
+    }
+    // The same network with weights rounded to half floats, as loaded from an f16
+    // model file: the recurrent products then read half-float panels (same results).
+    for (name, layers, bi) in [("uni_2x256_f16", 2, false), ("bi_3x256_f16", 3, true)] {
+        let mut net = lstm(256, layers, bi);
+        net.visit_mut(&mut |_, _, v| {
+            v.iter_mut().for_each(|x| {
+                *x = f16_to_f32(f32_to_f16(*x).expect("small weight"));
+            })
+        });
         g.bench_function(name, |b| {
             b.iter_custom(|n| timed(n, || net.forward(&batch).expect("forward")))
         });
