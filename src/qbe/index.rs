@@ -143,20 +143,7 @@ fn quantize_into(v: &[f32], codes: &mut Vec<i8>) -> f32 {
     max / 127.0
 }
 
-/// Integer dot product of two code vectors: AVX2 multiply-adds where the CPU has
-/// them, else a portable loop over fixed 16-lane blocks.
-fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 is present (checked) and both slices hold `n` values.
-        return unsafe { dot_i8_avx2(a, b) };
-    }
-    dot_i8_portable(a, b)
-}
-
-/// [`dot_i8`] without SIMD intrinsics (blocks of 16 as fixed-size arrays, so the
+/// Integer dot product of two code vectors without SIMD intrinsics (blocks of 16 as fixed-size arrays, so the
 /// loop has no bounds checks).
 fn dot_i8_portable(a: &[i8], b: &[i8]) -> i32 {
     let mut acc = [0i32; 16];
@@ -181,6 +168,7 @@ fn dot_i8_portable(a: &[i8], b: &[i8]) -> i32 {
 /// The CPU must support AVX2; `a` and `b` must have the same length.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
+#[inline]
 unsafe fn dot_i8_avx2(a: &[i8], b: &[i8]) -> i32 {
     use std::arch::x86_64::*;
     let n = a.len().min(b.len());
@@ -211,6 +199,49 @@ unsafe fn dot_i8_avx2(a: &[i8], b: &[i8]) -> i32 {
         .map(|(&x, &y)| x as i32 * y as i32)
         .sum();
     _mm_cvtsi128_si32(s) + tail
+}
+
+/// Integer dot products of `q` with each `q.len()`-sized code vector of `codes`,
+/// appended to `out`: AVX2 multiply-adds where the CPU has them (one call per list,
+/// so the loop runs without a call per vector), else a portable loop.
+fn dot_i8_many(q: &[i8], codes: &[i8], out: &mut Vec<i32>) {
+    let dim = q.len();
+    if dim == 0 {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present (checked); every chunk holds `dim` values.
+        unsafe { dot_i8_many_avx2(q, codes, out) };
+        return;
+    }
+    out.extend(codes.chunks_exact(dim).map(|c| dot_i8_portable(q, c)));
+}
+
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn dot_i8_many_avx2(q: &[i8], codes: &[i8], out: &mut Vec<i32>) {
+    out.extend(
+        codes
+            .chunks_exact(q.len())
+            // SAFETY: AVX2 is present (the caller's contract); equal lengths.
+            .map(|c| unsafe { dot_i8_avx2(q, c) }),
+    );
+}
+
+/// Hints the CPU to load the cache line at `p` soon (no effect elsewhere).
+#[inline]
+fn prefetch(p: *const f32) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults, whatever the address.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(p as *const i8);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// FNV-1a 64 offset basis: the hash of no bytes.
@@ -634,12 +665,14 @@ impl Index {
             let codes = &fast.codes[range.start * dim..range.end * dim];
             let scales = &fast.scales[range.clone()];
             let ids = fast.coarse.as_ref().map(|c| &c.lists.ids[range.clone()]);
-            for (p, (c, &s)) in codes.chunks_exact(dim).zip(scales).enumerate() {
+            let mut dots = Vec::with_capacity(range.len());
+            dot_i8_many(qc, codes, &mut dots);
+            for (p, (&d, &s)) in dots.iter().zip(scales).enumerate() {
                 let id = match ids {
                     Some(ids) => ids[p] as usize,
                     None => range.start + p,
                 };
-                out.push((qs * s * dot_i8(qc, c) as f32, id));
+                out.push((qs * s * d as f32, id));
             }
         };
         // The query is quantised once; candidates come from the given coarse lists,
@@ -702,7 +735,27 @@ impl Index {
             // With the 8-bit scan, approximate scores chose the pool; it is ranked by
             // exact ones (kept apart, so a grown pool is chosen consistently).
             let mut top: Vec<(f32, usize)> = if self.fast.is_some() {
-                cands[..n].iter().map(|&(_, i)| (exact(i), i)).collect()
+                // The vectors lie scattered over the whole index: fetch a few ahead
+                // so their cache misses overlap.
+                const AHEAD: usize = 8;
+                let vecs = self.vectors();
+                let pool = &cands[..n];
+                let fetch = |j: usize| {
+                    if let Some(&(_, i)) = pool.get(j) {
+                        let v = &vecs[i * self.dim..(i + 1) * self.dim];
+                        for line in v.chunks(16) {
+                            prefetch(line.as_ptr());
+                        }
+                    }
+                };
+                (0..AHEAD).for_each(fetch);
+                pool.iter()
+                    .enumerate()
+                    .map(|(j, &(_, i))| {
+                        fetch(j + AHEAD);
+                        (exact(i), i)
+                    })
+                    .collect()
             } else {
                 cands[..n].to_vec()
             };
@@ -926,6 +979,26 @@ mod tests {
                 assert_eq!(g.file, ix.files()[w.file_id as usize]);
             }
         }
+    }
+
+    /// One code vector's dot product through [`dot_i8_many`].
+    fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+        let mut out = Vec::new();
+        dot_i8_many(a, b, &mut out);
+        assert!(out.len() <= 1);
+        out.first().copied().unwrap_or(0)
+    }
+
+    #[test]
+    fn many_code_vectors_at_once_equal_one_at_a_time() {
+        let q: Vec<i8> = (0..64).map(|i| (i * 37 % 255 - 127) as i8).collect();
+        let codes: Vec<i8> = (0..64 * 5).map(|i| (i * 11 % 255 - 127) as i8).collect();
+        let mut out = vec![7];
+        dot_i8_many(&q, &codes, &mut out);
+        let want: Vec<i32> = std::iter::once(7)
+            .chain(codes.chunks(64).map(|c| dot_i8_portable(&q, c)))
+            .collect();
+        assert_eq!(out, want);
     }
 
     #[test]

@@ -97,6 +97,8 @@ struct MethodReport {
     latency_ms_median: f64,
     frontend_ms_mean: f64,
     search_ms_mean: f64,
+    /// Of the search stage, the query encoder's share (the auto-encoder only).
+    encoder_ms_mean: Option<f64>,
     searched_recordings: usize,
     searched_secs: f64,
     prepare_secs: f64,
@@ -130,7 +132,9 @@ fn fast_search(args: &EvalSearchArgs, n: usize) -> FastSearch {
 }
 
 /// One method's search: query samples → (hits, front-end seconds, search seconds).
-type Searcher<'a> = dyn FnMut(&[f32]) -> anyhow::Result<(Vec<Hit>, f64, f64)> + 'a;
+/// Query samples → hits, front-end seconds, search seconds and, for the
+/// auto-encoder, the query encoder's part of the search seconds.
+type Searcher<'a> = dyn FnMut(&[f32]) -> anyhow::Result<(Vec<Hit>, f64, f64, Option<f64>)> + 'a;
 
 fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {
@@ -231,8 +235,15 @@ pub fn run(args: EvalSearchArgs, quiet: bool) -> anyhow::Result<()> {
                     let fe = c0.elapsed().0;
                     let c1 = CpuClock::start();
                     let ix = ix.as_ref().or(index_ref).expect("invariant: one index");
-                    let hits = embedder.search_frames(ix, &frames, depth, max_overlap)?;
-                    Ok((hits, fe, c1.elapsed().0))
+                    embedder.check_index(ix)?;
+                    if frames.nrows() == 0 {
+                        bail!("the query has no frames");
+                    }
+                    let q = embedder.embed_query(&frames)?;
+                    let enc = c1.elapsed().0;
+                    let q = q.as_slice().expect("invariant: fresh array is contiguous");
+                    let hits = ix.search(q, depth, max_overlap)?;
+                    Ok((hits, fe, c1.elapsed().0, Some(enc)))
                 })
             }
             "dtw-mfcc" | "dtw-post" => {
@@ -301,13 +312,14 @@ pub fn run(args: EvalSearchArgs, quiet: bool) -> anyhow::Result<()> {
                     } else {
                         dtw_search(q.view(), &recs, shift, distance, per_file, top)?
                     };
-                    Ok((hits, fe, pick(&c1)))
+                    Ok((hits, fe, pick(&c1), None))
                 })
             }
             other => bail!("unknown method {other:?} (expected ae, dtw-mfcc or dtw-post)"),
         };
         let prepare_secs = t_prep.elapsed().as_secs_f64();
         let bar = crate::util::progress_bar(queries.len() as u64, quiet);
+        let mut enc = Vec::new();
         let (mut aps, mut p10s, mut pns, mut lat, mut fe, mut se) = (
             Vec::new(),
             Vec::new(),
@@ -320,7 +332,10 @@ pub fn run(args: EvalSearchArgs, quiet: bool) -> anyhow::Result<()> {
             let qpath = m.resolve(&q.query);
             let wave = hark::audio::load_16k(&qpath)
                 .with_context(|| format!("reading query {}", qpath.display()))?;
-            let (hits, fe_s, se_s) = searcher(&wave.samples)?;
+            let (hits, fe_s, se_s, enc_s) = searcher(&wave.samples)?;
+            if let Some(e) = enc_s {
+                enc.push(e * 1e3);
+            }
             let hits: Vec<Hit> = hits
                 .into_iter()
                 .filter(|h| corpora[qi].contains(&h.file))
@@ -372,6 +387,7 @@ pub fn run(args: EvalSearchArgs, quiet: bool) -> anyhow::Result<()> {
             latency_ms_median: median(lat.clone()),
             frontend_ms_mean: mean(&fe),
             search_ms_mean: mean(&se),
+            encoder_ms_mean: (!enc.is_empty()).then(|| mean(&enc)),
             searched_recordings: searched.len(),
             searched_secs,
             prepare_secs,
@@ -391,7 +407,7 @@ pub fn run(args: EvalSearchArgs, quiet: bool) -> anyhow::Result<()> {
     } else {
         writeln!(
             out,
-            "{:<10} {:>7} {:>6} {:>6} {:>6} {:>12} {:>12} {:>11} {:>10} {:>9}",
+            "{:<10} {:>7} {:>6} {:>6} {:>6} {:>12} {:>12} {:>11} {:>11} {:>10} {:>9}",
             "method",
             "queries",
             "MAP",
@@ -400,13 +416,14 @@ pub fn run(args: EvalSearchArgs, quiet: bool) -> anyhow::Result<()> {
             "latency_ms",
             "frontend_ms",
             "search_ms",
+            "encoder_ms",
             "searched_h",
             "files"
         )?;
         for r in &reports {
             writeln!(
                 out,
-                "{:<10} {:>7} {:>6.3} {:>6.3} {:>6.3} {:>12.2} {:>12.2} {:>11.2} {:>10.2} {:>9}",
+                "{:<10} {:>7} {:>6.3} {:>6.3} {:>6.3} {:>12.2} {:>12.2} {:>11.2} {:>11} {:>10.2} {:>9}",
                 r.method,
                 r.queries,
                 r.map,
@@ -415,6 +432,8 @@ pub fn run(args: EvalSearchArgs, quiet: bool) -> anyhow::Result<()> {
                 r.latency_ms_mean,
                 r.frontend_ms_mean,
                 r.search_ms_mean,
+                r.encoder_ms_mean
+                    .map_or_else(|| "-".to_string(), |e| format!("{e:.2}")),
                 r.searched_secs / 3600.0,
                 r.searched_recordings
             )?;
