@@ -110,7 +110,7 @@ pub struct FastSearch {
 }
 
 impl FastSearch {
-    /// The default for an index of `n` vectors: about `2·√n` lists, an eighth of
+    /// The default for an index of `n` vectors: about `2·√n` lists, a sixteenth of
     /// them probed; none for fewer than 20 000 vectors, where the whole 8-bit scan
     /// costs well under a millisecond.
     pub fn auto(n: usize) -> FastSearch {
@@ -123,7 +123,7 @@ impl FastSearch {
         let lists = (2.0 * (n as f64).sqrt()).round() as usize;
         FastSearch {
             lists,
-            probes: lists.div_ceil(8),
+            probes: lists.div_ceil(16),
         }
     }
 }
@@ -726,7 +726,7 @@ impl Index {
         // Only the best candidates are sorted (a linear-time selection first); when
         // suppression leaves fewer than k hits among them, the pool grows (selection
         // permutes `cands` but keeps its contents, so it can be redone).
-        let mut pool = (k.saturating_mul(8)).max(256);
+        let mut pool = (k.saturating_mul(4)).max(256);
         let hits = loop {
             let n = pool.min(cands.len());
             if n > 0 && n < cands.len() {
@@ -759,7 +759,7 @@ impl Index {
             } else {
                 cands[..n].to_vec()
             };
-            top.sort_by(better);
+            top.sort_unstable_by(better);
             // Kept hits per file, for suppression within a file only.
             let mut kept: std::collections::HashMap<u32, Vec<(f32, f32)>> =
                 std::collections::HashMap::new();
@@ -781,7 +781,7 @@ impl Index {
             if hits.len() >= k || n >= cands.len() {
                 break hits;
             }
-            pool = pool.saturating_mul(4);
+            pool = pool.saturating_mul(2);
         };
         hits.into_iter()
             .map(|(e, score)| Hit {
@@ -1118,7 +1118,7 @@ mod tests {
             FastSearch::auto(250_000),
             FastSearch {
                 lists: 1000,
-                probes: 125
+                probes: 63
             }
         );
     }
