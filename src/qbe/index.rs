@@ -110,7 +110,7 @@ pub struct FastSearch {
 }
 
 impl FastSearch {
-    /// The default for an index of `n` vectors: about `2·√n` lists, a sixteenth of
+    /// The default for an index of `n` vectors: about `2·√n` lists, a thirty-second of
     /// them probed; none for fewer than 20 000 vectors, where the whole 8-bit scan
     /// costs well under a millisecond.
     pub fn auto(n: usize) -> FastSearch {
@@ -123,7 +123,7 @@ impl FastSearch {
         let lists = (2.0 * (n as f64).sqrt()).round() as usize;
         FastSearch {
             lists,
-            probes: lists.div_ceil(16),
+            probes: lists.div_ceil(32),
         }
     }
 }
@@ -1118,7 +1118,7 @@ mod tests {
             FastSearch::auto(250_000),
             FastSearch {
                 lists: 1000,
-                probes: 63
+                probes: 32
             }
         );
     }

@@ -59,7 +59,7 @@ pub struct EvalSearchArgs {
     /// vectors; 0 = scan every vector.
     #[arg(long)]
     lists: Option<usize>,
-    /// Lists scanned per query (default: a sixteenth of --lists).
+    /// Lists scanned per query (default: a thirty-second of --lists).
     #[arg(long)]
     probes: Option<usize>,
     /// DTW matches kept per recording.
@@ -126,7 +126,7 @@ fn fast_search(args: &EvalSearchArgs, n: usize) -> FastSearch {
         probes: args.probes.unwrap_or(if lists == auto.lists {
             auto.probes
         } else {
-            lists.div_ceil(16)
+            lists.div_ceil(32)
         }),
     }
 }
