@@ -148,11 +148,6 @@ fn training_is_deterministic_and_resume_continues_exactly() {
         train(&mut m, &train_set, &dev_set, &cfg, ckpt, &mut |_| {}).unwrap();
         m
     };
-    let weights = |m: &AcousticModel| {
-        let mut all = Vec::new();
-        m.visit(&mut |_, _, v| all.extend(v.iter().map(|x| x.to_bits())));
-        all
-    };
     let a = run(3, None);
     let b = run(3, None);
     assert_eq!(weights(&a), weights(&b), "two runs with one seed differ");
@@ -165,6 +160,30 @@ fn training_is_deterministic_and_resume_continues_exactly() {
         weights(&a),
         "resumed run differs from an uninterrupted one"
     );
+}
+
+/// Every weight's bits, in visit order (to compare training runs exactly).
+fn weights(m: &AcousticModel) -> Vec<u32> {
+    let mut all = Vec::new();
+    m.visit(&mut |_, _, v| all.extend(v.iter().map(|x| x.to_bits())));
+    all
+}
+
+/// The front end of the tone corpora: 40-bin fbank.
+fn tone_front_end() -> hark::features::FeatureConfig {
+    hark::features::FeatureConfig {
+        num_bins: Some(40),
+        ..Default::default()
+    }
+}
+
+/// A fresh model over 40-dim features whose config names `front_end`, so that
+/// augmentations that recompute features from audio (VTLP, speed) can run.
+fn audio_model(objective: Objective, front_end: &hark::features::FeatureConfig) -> AcousticModel {
+    let mut m = model(objective, false);
+    m.config.architecture.input_dim = 40;
+    m.config.features = serde_json::to_value(front_end).unwrap();
+    AcousticModel::new(m.config, &mut Rng::new(SEED)).unwrap()
 }
 
 /// Utterances made of tones (one frequency per "phone"), carrying their audio, with
@@ -223,11 +242,7 @@ fn equaliser_augmentation_is_seeded_changes_training_and_checks_its_range() {
     let run = |eq: Option<EqAugmentConfig>| {
         let mut m = model(Objective::Ctc, false);
         let cfg = TrainConfig { eq, ..config(1) };
-        train(&mut m, &train_set, &dev_set, &cfg, None, &mut |_| {}).map(|_| {
-            let mut all = Vec::new();
-            m.visit(&mut |_, _, v| all.extend(v.iter().map(|x| x.to_bits())));
-            all
-        })
+        train(&mut m, &train_set, &dev_set, &cfg, None, &mut |_| {}).map(|_| weights(&m))
     };
     let eq = Some(EqAugmentConfig::new(1.0));
     let a = run(eq).unwrap();
@@ -242,27 +257,12 @@ fn equaliser_augmentation_is_seeded_changes_training_and_checks_its_range() {
 #[test]
 fn vtlp_recomputes_warped_features_deterministically() {
     use hark::am::VtlpConfig;
-    use hark::features::FeatureConfig;
-    let front_end = FeatureConfig {
-        num_bins: Some(40),
-        ..Default::default()
-    };
+    let front_end = tone_front_end();
     let mut rng = Rng::new(SEED + 3);
     let train_set = tone_corpus(8, &mut rng, &front_end);
     let dev_set = tone_corpus(2, &mut rng, &front_end);
-    let fresh = || {
-        let mut m = model(Objective::Ctc, false);
-        m.config.architecture.input_dim = 40;
-        m.config.features = serde_json::to_value(&front_end).unwrap();
-        AcousticModel::new(m.config, &mut Rng::new(SEED)).unwrap()
-    };
-    let weights = |m: &AcousticModel| {
-        let mut all = Vec::new();
-        m.visit(&mut |_, _, v| all.extend(v.iter().map(|x| x.to_bits())));
-        all
-    };
     let run = |vtlp: Option<VtlpConfig>, set: &[TrainExample]| {
-        let mut m = fresh();
+        let mut m = audio_model(Objective::Ctc, &front_end);
         let cfg = TrainConfig { vtlp, ..config(1) };
         train(&mut m, set, &dev_set, &cfg, None, &mut |_| {}).map(|_| weights(&m))
     };
@@ -295,27 +295,12 @@ fn vtlp_recomputes_warped_features_deterministically() {
 #[test]
 fn speed_perturbation_is_seeded_ctc_only_and_keeps_labels_reachable() {
     use hark::am::SpeedConfig;
-    use hark::features::FeatureConfig;
-    let front_end = FeatureConfig {
-        num_bins: Some(40),
-        ..Default::default()
-    };
+    let front_end = tone_front_end();
     let mut rng = Rng::new(SEED + 7);
     let train_set = tone_corpus(8, &mut rng, &front_end);
     let dev_set = tone_corpus(2, &mut rng, &front_end);
-    let fresh = |objective| {
-        let mut m = model(objective, false);
-        m.config.architecture.input_dim = 40;
-        m.config.features = serde_json::to_value(&front_end).unwrap();
-        AcousticModel::new(m.config, &mut Rng::new(SEED)).unwrap()
-    };
-    let weights = |m: &AcousticModel| {
-        let mut all = Vec::new();
-        m.visit(&mut |_, _, v| all.extend(v.iter().map(|x| x.to_bits())));
-        all
-    };
     let run = |speed: Option<SpeedConfig>, set: &[TrainExample]| {
-        let mut m = fresh(Objective::Ctc);
+        let mut m = audio_model(Objective::Ctc, &front_end);
         let cfg = TrainConfig { speed, ..config(1) };
         train(&mut m, set, &dev_set, &cfg, None, &mut |_| {}).map(|_| weights(&m))
     };
@@ -347,7 +332,7 @@ fn speed_perturbation_is_seeded_ctc_only_and_keeps_labels_reachable() {
             ..e.clone()
         })
         .collect();
-    let mut m = fresh(Objective::Ce);
+    let mut m = audio_model(Objective::Ce, &front_end);
     let cfg = TrainConfig { speed, ..config(1) };
     let err = train(&mut m, &frames, &frames[..2], &cfg, None, &mut |_| {})
         .unwrap_err()
