@@ -123,8 +123,13 @@ impl FastSearch {
         let lists = (2.0 * (n as f64).sqrt()).round() as usize;
         FastSearch {
             lists,
-            probes: lists.div_ceil(32),
+            probes: Self::default_probes(lists),
         }
+    }
+
+    /// Lists probed by default out of `lists`: a thirty-second of them.
+    pub fn default_probes(lists: usize) -> usize {
+        lists.div_ceil(32)
     }
 }
 
@@ -143,8 +148,8 @@ fn quantize_into(v: &[f32], codes: &mut Vec<i8>) -> f32 {
     max / 127.0
 }
 
-/// Integer dot product of two code vectors without SIMD intrinsics (blocks of 16 as fixed-size arrays, so the
-/// loop has no bounds checks).
+/// Integer dot product of two code vectors without SIMD intrinsics (blocks of 16 as
+/// fixed-size arrays, so the loop has no bounds checks).
 fn dot_i8_portable(a: &[i8], b: &[i8]) -> i32 {
     let mut acc = [0i32; 16];
     let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
@@ -660,13 +665,14 @@ impl Index {
                     qc: &[i8],
                     qs: f32,
                     range: std::ops::Range<usize>,
+                    dots: &mut Vec<i32>,
                     out: &mut Vec<(f32, usize)>| {
             let dim = self.dim;
             let codes = &fast.codes[range.start * dim..range.end * dim];
             let scales = &fast.scales[range.clone()];
             let ids = fast.coarse.as_ref().map(|c| &c.lists.ids[range.clone()]);
-            let mut dots = Vec::with_capacity(range.len());
-            dot_i8_many(qc, codes, &mut dots);
+            dots.clear();
+            dot_i8_many(qc, codes, dots);
             for (p, (&d, &s)) in dots.iter().zip(scales).enumerate() {
                 let id = match ids {
                     Some(ids) => ids[p] as usize,
@@ -686,15 +692,16 @@ impl Index {
             let (Some(fast), Some((qc, qs))) = (&self.fast, &quantized) else {
                 return (0..self.entries.len()).map(|i| (exact(i), i)).collect();
             };
-            let mut out = Vec::new();
+            // One buffer of integer dot products, reused list after list.
+            let (mut out, mut dots) = (Vec::new(), Vec::new());
             match (lists, &fast.coarse) {
                 (Some(lists), Some(c)) => {
                     for &l in lists {
                         let range = c.lists.offsets[l]..c.lists.offsets[l + 1];
-                        scan(fast, qc, *qs, range, &mut out);
+                        scan(fast, qc, *qs, range, &mut dots, &mut out);
                     }
                 }
-                _ => scan(fast, qc, *qs, 0..fast.scales.len(), &mut out),
+                _ => scan(fast, qc, *qs, 0..fast.scales.len(), &mut dots, &mut out),
             }
             out
         };

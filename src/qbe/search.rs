@@ -250,16 +250,23 @@ impl Embedder {
         k: usize,
         max_overlap: f32,
     ) -> Result<Vec<Hit>> {
-        if query.nrows() == 0 {
-            return Err(Error::Invalid("the query has no frames".into()));
-        }
-        self.check_index(index)?;
-        let q = self.embed_query(query)?;
+        let q = self.query_vector(index, query)?;
         index.search(
             q.as_slice().expect("invariant: fresh array is contiguous"),
             k,
             max_overlap,
         )
+    }
+
+    /// The vector [`Embedder::search_frames`] looks up in `index` for the query
+    /// frames `query` (checked against the index first): the first half of a search,
+    /// for callers that time the query encoder apart from the scan.
+    pub fn query_vector(&self, index: &Index, query: &ArrayRef2<f32>) -> Result<Array1<f32>> {
+        if query.nrows() == 0 {
+            return Err(Error::Invalid("the query has no frames".into()));
+        }
+        self.check_index(index)?;
+        self.embed_query(query)
     }
 }
 

@@ -123,17 +123,14 @@ fn fast_search(args: &EvalSearchArgs, n: usize) -> FastSearch {
     let lists = args.lists.unwrap_or(auto.lists);
     FastSearch {
         lists,
-        probes: args.probes.unwrap_or(if lists == auto.lists {
-            auto.probes
-        } else {
-            lists.div_ceil(32)
-        }),
+        probes: args
+            .probes
+            .unwrap_or_else(|| FastSearch::default_probes(lists)),
     }
 }
 
-/// One method's search: query samples → (hits, front-end seconds, search seconds).
-/// Query samples → hits, front-end seconds, search seconds and, for the
-/// auto-encoder, the query encoder's part of the search seconds.
+/// One method's search: query samples → hits, front-end seconds, search seconds and,
+/// for the auto-encoder, the query encoder's part of the search seconds.
 type Searcher<'a> = dyn FnMut(&[f32]) -> anyhow::Result<(Vec<Hit>, f64, f64, Option<f64>)> + 'a;
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -235,11 +232,7 @@ pub fn run(args: EvalSearchArgs, quiet: bool) -> anyhow::Result<()> {
                     let fe = c0.elapsed().0;
                     let c1 = CpuClock::start();
                     let ix = ix.as_ref().or(index_ref).expect("invariant: one index");
-                    embedder.check_index(ix)?;
-                    if frames.nrows() == 0 {
-                        bail!("the query has no frames");
-                    }
-                    let q = embedder.embed_query(&frames)?;
+                    let q = embedder.query_vector(ix, &frames)?;
                     let enc = c1.elapsed().0;
                     let q = q.as_slice().expect("invariant: fresh array is contiguous");
                     let hits = ix.search(q, depth, max_overlap)?;
