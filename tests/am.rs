@@ -186,6 +186,17 @@ fn audio_model(objective: Objective, front_end: &hark::features::FeatureConfig) 
     AcousticModel::new(m.config, &mut Rng::new(SEED)).unwrap()
 }
 
+/// The weights of a fresh CTC [`audio_model`] after training on `set` with `cfg`.
+fn trained_weights(
+    front_end: &hark::features::FeatureConfig,
+    set: &[TrainExample],
+    dev: &[TrainExample],
+    cfg: &TrainConfig,
+) -> hark::Result<Vec<u32>> {
+    let mut m = audio_model(Objective::Ctc, front_end);
+    train(&mut m, set, dev, cfg, None, &mut |_| {}).map(|_| weights(&m))
+}
+
 /// Utterances made of tones (one frequency per "phone"), carrying their audio, with
 /// 40-bin fbank features from the front end in the model's config.
 fn tone_corpus(
@@ -262,9 +273,12 @@ fn vtlp_recomputes_warped_features_deterministically() {
     let train_set = tone_corpus(8, &mut rng, &front_end);
     let dev_set = tone_corpus(2, &mut rng, &front_end);
     let run = |vtlp: Option<VtlpConfig>, set: &[TrainExample]| {
-        let mut m = audio_model(Objective::Ctc, &front_end);
-        let cfg = TrainConfig { vtlp, ..config(1) };
-        train(&mut m, set, &dev_set, &cfg, None, &mut |_| {}).map(|_| weights(&m))
+        trained_weights(
+            &front_end,
+            set,
+            &dev_set,
+            &TrainConfig { vtlp, ..config(1) },
+        )
     };
     let vtlp = Some(VtlpConfig::symmetric(0.1));
     let a = run(vtlp, &train_set).unwrap();
@@ -300,9 +314,12 @@ fn speed_perturbation_is_seeded_ctc_only_and_keeps_labels_reachable() {
     let train_set = tone_corpus(8, &mut rng, &front_end);
     let dev_set = tone_corpus(2, &mut rng, &front_end);
     let run = |speed: Option<SpeedConfig>, set: &[TrainExample]| {
-        let mut m = audio_model(Objective::Ctc, &front_end);
-        let cfg = TrainConfig { speed, ..config(1) };
-        train(&mut m, set, &dev_set, &cfg, None, &mut |_| {}).map(|_| weights(&m))
+        trained_weights(
+            &front_end,
+            set,
+            &dev_set,
+            &TrainConfig { speed, ..config(1) },
+        )
     };
     let speed = Some(SpeedConfig::new(0.9, 1.1).unwrap());
     let a = run(speed, &train_set).unwrap();
