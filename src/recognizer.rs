@@ -36,6 +36,7 @@ use ndarray::Array2;
 use serde::Serialize;
 
 use crate::am::AcousticModel;
+use crate::am::adapt::{AdaptConfig, AdaptReport};
 use crate::audio::{AudioStream, ChunkConfig, Chunker, Waveform};
 use crate::decode::{
     Decoder, DecoderConfig, DecodingResources, Hypothesis, PhoneSpan, ResourcePaths, WordSpan,
@@ -216,6 +217,74 @@ impl Recognizer {
     /// Seconds between posterior frames.
     pub fn frame_shift_secs(&self) -> f64 {
         self.frame_shift_secs
+    }
+
+    /// Replaces the acoustic model (say, by one [`adapt`](Self::adapt) returned). It
+    /// must take the same features and give the same outputs.
+    pub fn set_model(&mut self, model: AcousticModel) -> Result<()> {
+        if model.input_dim() != self.model.input_dim()
+            || model.num_outputs() != self.model.num_outputs()
+            || model.config.frame_subsampling != self.model.config.frame_subsampling
+        {
+            return Err(Error::Model {
+                path: self.dir.clone(),
+                msg: format!(
+                    "the new acoustic model ({} inputs, {} outputs, subsampling {}) does not \
+                     fit this bundle ({} inputs, {} outputs, subsampling {})",
+                    model.input_dim(),
+                    model.num_outputs(),
+                    model.config.frame_subsampling,
+                    self.model.input_dim(),
+                    self.model.num_outputs(),
+                    self.model.config.frame_subsampling
+                ),
+            });
+        }
+        self.model = model;
+        Ok(())
+    }
+
+    /// Unsupervised speaker adaptation ([`crate::am::adapt`]): decodes every
+    /// recording of one speaker with `first_pass` (the `hmm` decoder with the bundle's
+    /// lexicon and LM gives the best labels), fine-tunes a copy of the network on the
+    /// phones found, and returns it (put it in place with
+    /// [`set_model`](Self::set_model)). `recordings` are `(id, features)` pairs, the
+    /// features as [`features`](Self::features) makes them; the first pass runs in
+    /// parallel.
+    pub fn adapt(
+        &self,
+        recordings: Vec<(String, Array2<f32>)>,
+        first_pass: &DecoderConfig,
+        config: &AdaptConfig,
+    ) -> Result<(AcousticModel, AdaptReport)> {
+        use rayon::prelude::*;
+        config.validate()?;
+        let mut first_pass = first_pass.clone();
+        first_pass.hmm_states = first_pass.hmm_states.or(self.config.hmm_states);
+        self.resources.build_decoder(&first_pass)?;
+        let decoded: Vec<Result<(String, Array2<f32>, Hypothesis)>> = recordings
+            .into_par_iter()
+            .map_init(
+                || self.resources.build_decoder(&first_pass),
+                |decoder, (id, feats)| {
+                    let decoder = decoder
+                        .as_mut()
+                        .map_err(|e| Error::Invalid(e.to_string()))?;
+                    let log_post = self.model.log_posteriors(&feats)?;
+                    let d = self.resources.decodable(&first_pass, log_post)?;
+                    // A recording the first pass cannot decode (an empty beam) has no
+                    // labels and is left out, as one without phones is.
+                    let best = decoder
+                        .decode(d.as_ref())
+                        .ok()
+                        .and_then(|n| n.into_iter().next())
+                        .unwrap_or_default();
+                    Ok((id, feats, best))
+                },
+            )
+            .collect();
+        let decoded = decoded.into_iter().collect::<Result<Vec<_>>>()?;
+        crate::am::adapt::adapt(&self.model, &self.resources.tokens, decoded, config)
     }
 
     /// Features of 16 kHz mono samples in [-1, 1).

@@ -485,3 +485,137 @@ fn hark_train_cli_writes_a_loadable_bundle_and_guards_its_checkpoint() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("config.json"));
 }
+
+#[test]
+fn first_pass_phones_become_ctc_labels_with_silence_at_both_ends() {
+    use hark::am::adapt::pseudo_targets;
+    use hark::decode::{Hypothesis, PhoneSpan};
+    use hark::phones::TokenTable;
+    let tokens = TokenTable::new(
+        ["<blk>", "SIL", "AA", "B"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    )
+    .unwrap();
+    let hyp = |ids: &[usize]| Hypothesis {
+        phones: ids
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| PhoneSpan {
+                phone: tokens.symbol(t).unwrap().to_string(),
+                token: t,
+                start: i,
+                end: i + 1,
+            })
+            .collect(),
+        ..Default::default()
+    };
+    // blanks dropped, SIL added at the ends, repeated SIL merged, phones repeated kept
+    assert_eq!(
+        pseudo_targets(&hyp(&[2, 0, 2, 3]), &tokens),
+        Some(vec![1, 2, 2, 3, 1])
+    );
+    assert_eq!(
+        pseudo_targets(&hyp(&[1, 1, 2, 1, 1, 3, 1]), &tokens),
+        Some(vec![1, 2, 1, 3, 1])
+    );
+    // nothing but silence and blanks: no labels
+    assert_eq!(pseudo_targets(&hyp(&[1, 0, 1]), &tokens), None);
+    assert_eq!(pseudo_targets(&hyp(&[]), &tokens), None);
+    // a table without SIL: the phones alone
+    let plain =
+        TokenTable::new(["<blk>", "a", "b"].iter().map(|s| s.to_string()).collect()).unwrap();
+    assert_eq!(pseudo_targets(&hyp(&[1, 0, 2]), &plain), Some(vec![1, 2]));
+}
+
+#[test]
+fn adaptation_learns_a_shifted_speaker_from_first_pass_phones_and_keeps_the_normalisation() {
+    use hark::am::adapt::{AdaptConfig, adapt};
+    use hark::decode::{Hypothesis, PhoneSpan};
+    use hark::phones::TokenTable;
+    let mut rng = Rng::new(SEED + 7);
+    let train_set = corpus(120, &mut rng, false);
+    let dev_set = corpus(30, &mut rng, false);
+    let mut base = model(Objective::Ctc, true);
+    train(
+        &mut base,
+        &train_set,
+        &dev_set,
+        &config(12),
+        None,
+        &mut |_| {},
+    )
+    .unwrap();
+    // A new "speaker": every frame's features scaled and shifted.
+    let speaker = |set: &[TrainExample]| -> Vec<TrainExample> {
+        set.iter()
+            .map(|e| {
+                let mut e = e.clone();
+                e.feats.mapv_inplace(|x| 0.6 * x + 0.9);
+                e
+            })
+            .collect()
+    };
+    let (shift_adapt, shift_test) = (speaker(&corpus(60, &mut rng, false)), speaker(&dev_set));
+    let (_, per_seen) = evaluate(&base, &dev_set).unwrap();
+    let (_, per_before) = evaluate(&base, &shift_test).unwrap();
+    assert!(
+        per_before > per_seen + 0.1,
+        "the shift should hurt: {per_seen} → {per_before}"
+    );
+    // First-pass labels (here the true phones, as a perfect first pass would give).
+    let tokens = TokenTable::new(
+        ["<blk>", "a", "b", "c", "d", "e"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    )
+    .unwrap();
+    let recordings: Vec<(String, Array2<f32>, Hypothesis)> = shift_adapt
+        .iter()
+        .map(|e| {
+            let Targets::Ctc(labels) = &e.targets else {
+                unreachable!()
+            };
+            let phones = labels
+                .iter()
+                .map(|&t| PhoneSpan {
+                    phone: tokens.symbol(t).unwrap().to_string(),
+                    token: t,
+                    start: 0,
+                    end: 0,
+                })
+                .collect();
+            (
+                e.id.clone(),
+                e.feats.clone(),
+                Hypothesis {
+                    phones,
+                    ..Default::default()
+                },
+            )
+        })
+        .collect();
+    let cfg = AdaptConfig {
+        epochs: 8,
+        learning_rate: 0.005,
+        batch_size: 8,
+        ..AdaptConfig::default()
+    };
+    let (adapted, report) = adapt(&base, &tokens, recordings, &cfg).unwrap();
+    assert_eq!((report.utterances, report.used), (60, 60));
+    assert_eq!(report.train_loss.len(), 8);
+    assert!(report.train_loss[7] < report.train_loss[0], "{report:?}");
+    let (_, per_after) = evaluate(&adapted, &shift_test).unwrap();
+    assert!(
+        per_after < 0.5 * per_before,
+        "adapted PER {per_after} against {per_before} before"
+    );
+    // The network is tuned, its input normalisation is the base model's.
+    assert_eq!(adapted.norm, base.norm);
+    // A frame-level model cannot be adapted with CTC.
+    let ce = model(Objective::Ce, false);
+    let err = adapt(&ce, &tokens, Vec::new(), &cfg).unwrap_err();
+    assert!(err.to_string().contains("CTC"), "{err}");
+}

@@ -313,3 +313,148 @@ fn bench_reports_every_decoder_writes_hyps_and_plot_and_refuses_bad_input() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope.wav"));
     assert!(!hyps.exists());
 }
+
+/// The committed sample recordings with their words.
+const SAMPLES: [(&str, &str); 4] = [
+    ("yes", "yes"),
+    ("stop", "stop"),
+    ("go_forward_ten_meters", "go forward ten meters"),
+    ("digits_3719", "three seven one nine"),
+];
+
+#[test]
+fn adapt_writes_a_bundle_that_still_transcribes_the_speaker_and_never_a_partial_one() {
+    let d = crate::util::tmpdir("adapt");
+    let root = crate::util::repo_root();
+    let wavs: Vec<String> = SAMPLES
+        .iter()
+        .map(|(f, _)| {
+            root.join("audio")
+                .join(format!("{f}.wav"))
+                .display()
+                .to_string()
+        })
+        .collect();
+    let out_dir = d.join("adapted");
+    let mut args = vec!["adapt", "-q", "--out", out_dir.to_str().unwrap()];
+    args.extend(wavs.iter().map(String::as_str));
+    let out = hark(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "tokens.txt",
+        "lexicon.txt",
+        "lm.arpa.gz",
+    ] {
+        assert!(out_dir.join(f).is_file(), "{f} missing");
+    }
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("adapt.json")).unwrap()).unwrap();
+    assert_eq!(info["report"]["used"], 4, "{info}");
+    assert_eq!(info["report"]["train_loss"].as_array().unwrap().len(), 6);
+    // The network changed, and it still recognises the speaker it was adapted to.
+    assert_ne!(
+        std::fs::read(out_dir.join("model.safetensors")).unwrap(),
+        std::fs::read(root.join("models/default/model.safetensors")).unwrap()
+    );
+    for ((_, words), wav) in SAMPLES.iter().zip(&wavs) {
+        let out = hark(&[
+            "transcribe",
+            "-q",
+            "--decoder",
+            "hmm",
+            "--model",
+            out_dir.to_str().unwrap(),
+            wav,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert_eq!(line.rsplit('\t').next(), Some(*words), "{line}");
+    }
+    // An existing output is never overwritten; a bad recording leaves nothing behind.
+    let again = hark(&args);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let missing = d.join("nope.wav");
+    let out2 = d.join("adapted2");
+    let bad = hark(&[
+        "adapt",
+        "-q",
+        "--out",
+        out2.to_str().unwrap(),
+        &wavs[0],
+        missing.to_str().unwrap(),
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("nope.wav"));
+    assert!(!out2.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(&d)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp."))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn bench_adapt_reports_the_speaker_adaptation_and_keeps_the_words() {
+    let d = crate::util::tmpdir("bench-adapt");
+    let root = crate::util::repo_root();
+    let m = d.join("m.jsonl");
+    let lines: String = SAMPLES
+        .iter()
+        .map(|(f, t)| {
+            let audio = root.join("audio").join(format!("{f}.wav"));
+            format!(
+                "{{\"id\":\"{f}\",\"audio\":\"{}\",\"text\":\"{t}\",\"speaker\":\"s{}\"}}\n",
+                audio.display(),
+                f.len() % 2
+            )
+        })
+        .collect();
+    std::fs::write(&m, lines).unwrap();
+    let out = hark(&[
+        "bench",
+        "-q",
+        "--adapt",
+        "--adapt-epochs",
+        "2",
+        "--decoders",
+        "greedy,hmm",
+        "--format",
+        "json",
+        m.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["adapt"]["speakers"], 2, "{v}");
+    assert_eq!(v["adapt"]["used"], 4, "{v}");
+    assert_eq!(v["adapt"]["epochs"], 2, "{v}");
+    let hmm = &v["decoders"][1];
+    assert_eq!(hmm["decoder"], "hmm");
+    assert_eq!(hmm["wer"], 0.0, "{v}");
+    // A bad setting is refused before any work.
+    let bad = hark(&[
+        "bench",
+        "-q",
+        "--adapt",
+        "--adapt-lr",
+        "0",
+        m.to_str().unwrap(),
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("learning rate"));
+}

@@ -2,6 +2,7 @@
 //! tokens, its bundle format (`config.json` + `model.safetensors` with PyTorch tensor
 //! names), its priors and its training.
 
+pub mod adapt;
 pub mod io;
 pub mod model;
 pub mod priors;

@@ -181,6 +181,12 @@ pub struct TrainConfig {
     /// Speed perturbation of examples that carry audio (CTC only; none when `None`).
     #[serde(default)]
     pub speed: Option<SpeedConfig>,
+    /// Run exactly `max_epochs` epochs without a dev set (`dev` may be empty) and keep
+    /// the last model: no dev evaluation, no learning-rate decay, no early stopping.
+    /// For self-training on unlabelled speech ([`crate::am::adapt`]), where there is
+    /// nothing to select on.
+    #[serde(default)]
+    pub fixed_epochs: bool,
 }
 
 impl Default for TrainConfig {
@@ -200,6 +206,7 @@ impl Default for TrainConfig {
             vtlp: None,
             eq: None,
             speed: None,
+            fixed_epochs: false,
         }
     }
 }
@@ -622,7 +629,7 @@ pub fn train(
     on_progress: &mut dyn FnMut(&Progress),
 ) -> Result<TrainReport> {
     config.validate()?;
-    if train.is_empty() || dev.is_empty() {
+    if train.is_empty() || (dev.is_empty() && !config.fixed_epochs) {
         return Err(Error::Invalid(
             "training needs at least one training and one dev utterance".into(),
         ));
@@ -776,11 +783,16 @@ pub fn train(
                 }
             }
         }
-        // End of epoch: dev evaluation, LR decay, early stopping.
-        let (dev_loss, dev_per) = evaluate(model, dev)?;
+        // End of epoch: dev evaluation, LR decay, early stopping (none of them with
+        // fixed epochs, where the last model is the result).
+        let (dev_loss, dev_per) = if config.fixed_epochs {
+            (f64::NAN, f64::NAN)
+        } else {
+            evaluate(model, dev)?
+        };
         // The best model is chosen on dev PER; the learning rate decays, and the
         // patience counter runs, only when neither dev PER nor dev loss improved.
-        let per_improved = dev_per < state.best_dev_per;
+        let per_improved = config.fixed_epochs || dev_per < state.best_dev_per;
         let loss_improved = dev_loss < state.best_dev_loss;
         if per_improved {
             state.best_dev_per = dev_per;

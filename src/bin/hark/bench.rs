@@ -5,6 +5,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use hark::am::AcousticModel;
+use hark::am::adapt::AdaptConfig;
 use hark::decode::{DecoderConfig, DecoderKind};
 use hark::eval::ErrorStats;
 use hark::manifest::Manifest;
@@ -84,6 +86,19 @@ pub struct BenchArgs {
     /// Word bonuses of the tuning grid (default: the decoders' own).
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     tune_word_bonus: Vec<f32>,
+    /// Unsupervised speaker adaptation first (CTC models): for each speaker of the
+    /// manifest (its "speaker" field; utterances without one form one group), decode
+    /// every utterance with hmm, fine-tune a copy of the network on the phones found,
+    /// and compute that speaker's posteriors with it. Uses the audio, never the
+    /// transcripts.
+    #[arg(long)]
+    adapt: bool,
+    /// Adaptation: passes over each speaker's utterances.
+    #[arg(long, default_value_t = AdaptConfig::default().epochs)]
+    adapt_epochs: usize,
+    /// Adaptation: Adam learning rate.
+    #[arg(long, default_value_t = AdaptConfig::default().learning_rate)]
+    adapt_lr: f64,
 }
 
 /// One utterance after the first stage: log-posteriors, audio seconds, CPU seconds
@@ -230,19 +245,53 @@ pub fn run(args: BenchArgs, quiet: bool) -> anyhow::Result<()> {
     if utts.is_empty() {
         bail!("{}: no utterances", args.manifest.display());
     }
+    let config_for = |kind, beam| DecoderConfig {
+        kind,
+        beam,
+        lm_weight: args.lm_weight,
+        word_bonus: args.word_bonus,
+        pron_weight: args.pron_weight,
+        hmm_states: args
+            .hmm_states
+            .or(Some(DecoderConfig::hmm_states_for(rec.frame_shift_secs()))),
+        acoustic_scale: args.acoustic_scale,
+        ..Default::default()
+    };
+    // Stage 0 (--adapt): one adapted network per speaker.
+    let (group_of, models, adapt_report) = if args.adapt {
+        let cfg = AdaptConfig {
+            epochs: args.adapt_epochs,
+            learning_rate: args.adapt_lr,
+            num_shards: rayon::current_num_threads(),
+            ..AdaptConfig::default()
+        };
+        cfg.validate()?;
+        let (g, m, r) = adapt_by_speaker(
+            &rec,
+            &manifest,
+            &utts,
+            &config_for(DecoderKind::Hmm, None),
+            &cfg,
+            quiet,
+        )?;
+        (g, m, Some(r))
+    } else {
+        (vec![0; utts.len()], vec![rec.model().clone()], None)
+    };
     // Stage 1: audio, features, network, once per utterance.
     let bar = crate::util::progress_bar(utts.len() as u64, quiet);
     bar.set_message("features + network");
     let staged: Vec<anyhow::Result<Staged>> = utts
         .par_iter()
-        .map(|u| {
+        .zip(&group_of)
+        .map(|(u, &g)| {
             let path = manifest.audio_path(u);
             let wave = hark::audio::load_16k(&path)?;
             let c0 = crate::util::CpuClock::start();
             let feats = rec.features(&wave.samples)?;
             let (feat_cpu, feat_wall) = c0.elapsed();
             let c1 = crate::util::CpuClock::start();
-            let post = rec.model().log_posteriors(&feats)?;
+            let post = models[g].log_posteriors(&feats)?;
             let (net_cpu, net_wall) = c1.elapsed();
             bar.inc(1);
             Ok(Staged {
@@ -268,18 +317,6 @@ pub fn run(args: BenchArgs, quiet: bool) -> anyhow::Result<()> {
         posts.push(st);
     }
     // Stage 2: every decoder on the same posteriors, one thread.
-    let config_for = |kind, beam| DecoderConfig {
-        kind,
-        beam,
-        lm_weight: args.lm_weight,
-        word_bonus: args.word_bonus,
-        pron_weight: args.pron_weight,
-        hmm_states: args
-            .hmm_states
-            .or(Some(DecoderConfig::hmm_states_for(rec.frame_shift_secs()))),
-        acoustic_scale: args.acoustic_scale,
-        ..Default::default()
-    };
     let mut rows = Vec::new();
     let mut hyp_lines = String::new();
     for &kind in &kinds {
@@ -458,6 +495,7 @@ pub fn run(args: BenchArgs, quiet: bool) -> anyhow::Result<()> {
         "decoders": rows,
         "sweep": sweep,
         "tune": tune,
+        "adapt": adapt_report,
     });
     let mut out = std::io::stdout().lock();
     if args.format == "json" {
@@ -471,6 +509,19 @@ pub fn run(args: BenchArgs, quiet: bool) -> anyhow::Result<()> {
         audio_secs / 3600.0,
         peak_rss_mb().unwrap_or(f64::NAN)
     )?;
+    if let Some(a) = &report["adapt"].as_object() {
+        let f = |k: &str| a.get(k).and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
+        writeln!(
+            out,
+            "speaker-adapted (unsupervised): {} speakers, {} of {} utterances used, \
+             {:.0} s CPU for first pass + training (RTF {:.4})",
+            f("speakers"),
+            f("used"),
+            f("utterances"),
+            f("cpu_secs"),
+            f("rtf"),
+        )?;
+    }
     writeln!(
         out,
         "{:<8} {:>7} {:>7} {:>9} {:>9} {:>9} {:>9} {:>12}",
@@ -528,4 +579,86 @@ pub fn run(args: BenchArgs, quiet: bool) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `--adapt`: groups the utterances by speaker and adapts one copy of the network to
+/// each ([`Recognizer::adapt`]). Returns each utterance's group, the groups' models
+/// and a summary for the report.
+fn adapt_by_speaker(
+    rec: &Recognizer,
+    manifest: &Manifest,
+    utts: &[hark::manifest::Utterance],
+    first_pass: &DecoderConfig,
+    config: &AdaptConfig,
+    quiet: bool,
+) -> anyhow::Result<(Vec<usize>, Vec<AcousticModel>, serde_json::Value)> {
+    let mut names: Vec<&str> = Vec::new();
+    let group_of: Vec<usize> = utts
+        .iter()
+        .map(|u| {
+            let name = u.speaker.as_deref().unwrap_or("");
+            match names.iter().position(|n| *n == name) {
+                Some(i) => i,
+                None => {
+                    names.push(name);
+                    names.len() - 1
+                }
+            }
+        })
+        .collect();
+    let bar = crate::util::progress_bar(names.len() as u64, quiet);
+    bar.set_message("speaker adaptation");
+    let cpu0 = crate::util::process_cpu_secs();
+    let wall0 = std::time::Instant::now();
+    let (mut models, mut used, mut labels, mut audio) = (Vec::new(), 0, 0, 0.0);
+    for (g, name) in names.iter().enumerate() {
+        let members: Vec<&hark::manifest::Utterance> = utts
+            .iter()
+            .zip(&group_of)
+            .filter(|(_, k)| **k == g)
+            .map(|(u, _)| u)
+            .collect();
+        let feats: Vec<anyhow::Result<(String, ndarray::Array2<f32>, f64)>> = members
+            .par_iter()
+            .map(|u| {
+                let wave = hark::audio::load_16k(&manifest.audio_path(u))?;
+                Ok((
+                    u.id.clone(),
+                    rec.features(&wave.samples)?,
+                    wave.duration_secs(),
+                ))
+            })
+            .collect();
+        let mut recordings = Vec::with_capacity(feats.len());
+        for (u, r) in members.iter().zip(feats) {
+            let (id, f, secs) = r.with_context(|| format!("utterance {}", u.id))?;
+            audio += secs;
+            recordings.push((id, f));
+        }
+        let (model, report) = rec
+            .adapt(recordings, first_pass, config)
+            .with_context(|| format!("adapting to speaker {name:?}"))?;
+        used += report.used;
+        labels += report.labels;
+        models.push(model);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let wall = wall0.elapsed().as_secs_f64();
+    let cpu = match (cpu0, crate::util::process_cpu_secs()) {
+        (Some(a), Some(b)) => b - a,
+        _ => wall,
+    };
+    let summary = serde_json::json!({
+        "speakers": names.len(),
+        "utterances": utts.len(),
+        "used": used,
+        "labels": labels,
+        "epochs": config.epochs,
+        "learning_rate": config.learning_rate,
+        "cpu_secs": cpu,
+        "wall_secs": wall,
+        "rtf": cpu / audio.max(1e-9),
+    });
+    Ok((group_of, models, summary))
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod adapt;
 mod align;
 mod bench;
 mod convert;
@@ -54,6 +55,10 @@ enum Command {
     ///
     /// Example: `hark align --text "go forward ten meters" audio/go_forward_ten_meters.wav`
     Align(align::AlignArgs),
+    /// Adapt a bundle's network to one speaker's recordings, without transcripts.
+    ///
+    /// Example: `hark adapt --out runs/adapted recordings/`
+    Adapt(adapt::AdaptArgs),
     /// Run every decoder on a test manifest: PER/WER, real-time factor per stage, memory.
     ///
     /// Example: `hark bench --model models/mine data/corpus/test.jsonl`
@@ -135,6 +140,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Decode(a) => decode::run(a, quiet),
+        Command::Adapt(a) => adapt::run(a, quiet),
         Command::Transcribe(a) => transcribe::run(a, quiet),
         Command::Posteriors(a) => transcribe::run_posteriors(a),
         Command::Align(a) => align::run(a),

@@ -35,6 +35,18 @@ pub fn thread_cpu_secs() -> Option<f64> {
     (rc == 0).then_some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
 }
 
+/// CPU seconds used so far by the whole process, all threads
+/// (`CLOCK_PROCESS_CPUTIME_ID`); `None` where the clock is missing.
+pub fn process_cpu_secs() -> Option<f64> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the call only writes into it.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    (rc == 0).then_some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
+}
+
 /// A stopwatch over the calling thread's CPU time (what a measurement on one core
 /// means on a shared machine), falling back to wall time where the clock is missing.
 pub struct CpuClock {
