@@ -380,6 +380,19 @@ fn adapt_writes_a_bundle_that_still_transcribes_the_speaker_and_never_a_partial_
         let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
         assert_eq!(line.rsplit('\t').next(), Some(*words), "{line}");
     }
+    // The same in one command: two passes.
+    let mut two_pass = vec!["transcribe", "-q", "--adapt", "--decoder", "hmm"];
+    two_pass.extend(wavs.iter().map(String::as_str));
+    let out = hark(&two_pass);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    for ((_, words), line) in SAMPLES.iter().zip(text.lines()) {
+        assert_eq!(line.rsplit('\t').next(), Some(*words), "{text}");
+    }
     // An existing output is never overwritten; a bad recording leaves nothing behind.
     let again = hark(&args);
     assert!(!again.status.success());

@@ -39,7 +39,10 @@ pub struct AdaptConfig {
     pub batch_size: usize,
     /// Gradient shards per update, run in parallel (use the core count).
     pub num_shards: usize,
-    /// Seed of the batch order.
+    /// Dropout between the recurrent layers while adapting (a noisier student can
+    /// learn past its teacher's mistakes).
+    pub dropout: f64,
+    /// Seed of the batch order and the dropout masks.
     pub seed: u64,
 }
 
@@ -50,6 +53,7 @@ impl Default for AdaptConfig {
             learning_rate: 2e-4,
             batch_size: 16,
             num_shards: 2,
+            dropout: 0.0,
             seed: 1,
         }
     }
@@ -67,6 +71,12 @@ impl AdaptConfig {
             return Err(Error::Config(format!(
                 "adaptation learning rate {} must lie in (0, 1)",
                 self.learning_rate
+            )));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(Error::Config(format!(
+                "adaptation dropout {} must lie in [0, 1)",
+                self.dropout
             )));
         }
         Ok(())
@@ -169,6 +179,7 @@ pub fn adapt(
             ..AdamConfig::default()
         },
         seed: config.seed,
+        dropout: config.dropout,
         keep_input_norm: true,
         fixed_epochs: true,
         ..TrainConfig::default()

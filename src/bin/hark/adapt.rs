@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use hark::am::adapt::AdaptConfig;
+use hark::am::AcousticModel;
+use hark::am::adapt::{AdaptConfig, AdaptReport};
 use hark::am::io::{StoredDtype, TensorFile, save_tensors_as};
 use hark::audio::{AudioStream, ChunkConfig, Chunker};
 use hark::decode::{DecoderConfig, DecoderKind};
@@ -40,6 +41,9 @@ pub struct AdaptArgs {
     /// Adam learning rate.
     #[arg(long, default_value_t = AdaptConfig::default().learning_rate)]
     lr: f64,
+    /// Dropout between the recurrent layers while adapting.
+    #[arg(long, default_value_t = AdaptConfig::default().dropout)]
+    dropout: f64,
     /// Precision of the stored network: f32, or f16 (half the size, faster inference).
     #[arg(long, default_value = "f32", value_parser = ["f32", "f16"])]
     dtype: String,
@@ -57,6 +61,7 @@ pub fn run(a: AdaptArgs, quiet: bool) -> anyhow::Result<()> {
     let config = AdaptConfig {
         epochs: a.epochs,
         learning_rate: a.lr,
+        dropout: a.dropout,
         num_shards: rayon::current_num_threads(),
         ..AdaptConfig::default()
     };
@@ -65,45 +70,13 @@ pub fn run(a: AdaptArgs, quiet: bool) -> anyhow::Result<()> {
         kind: DecoderKind::Hmm,
         ..Default::default()
     };
-    let rec = Recognizer::load(&dir, first_pass.clone())
+    let rec = Recognizer::load(&dir, first_pass)
         .with_context(|| format!("loading model {}", dir.display()))?;
     let files = crate::transcribe::expand_inputs(&a.inputs)?;
-    if files.is_empty() {
-        bail!("no recordings given");
-    }
-    let bar = crate::util::progress_bar(files.len() as u64, quiet);
-    bar.set_message("features");
-    let pieces: Vec<anyhow::Result<Vec<Piece>>> = files
-        .par_iter()
-        .map(|f| {
-            let r = features_of(&rec, f).with_context(|| f.display().to_string());
-            bar.inc(1);
-            r
-        })
-        .collect();
-    bar.finish_and_clear();
-    let mut recordings = Vec::new();
-    let mut secs = 0.0;
-    for p in pieces {
-        for (id, feats, s) in p? {
-            secs += s;
-            recordings.push((id, feats));
-        }
-    }
-    let pieces = recordings.len();
-    if !quiet {
-        eprintln!(
-            "adapting {} to {} recordings ({pieces} pieces, {:.1} min): first pass, then \
-             {} epochs...",
-            dir.display(),
-            files.len(),
-            secs / 60.0,
-            config.epochs
-        );
-    }
     let t0 = std::time::Instant::now();
-    let (model, report) = rec.adapt(recordings, &first_pass, &config)?;
+    let (model, report, info) = adapt_to_files(&rec, &dir, &files, &config, false, quiet)?;
     let took = t0.elapsed().as_secs_f64();
+    let pieces = report.utterances;
 
     // The new bundle: every file of the source but the network, written to a
     // temporary sibling directory that is renamed into place at the end.
@@ -133,17 +106,8 @@ pub fn run(a: AdaptArgs, quiet: bool) -> anyhow::Result<()> {
                 StoredDtype::F16,
             )?;
         }
-        let info = serde_json::json!({
-            "adapted_from": dir.display().to_string(),
-            "recordings": files.len(),
-            "pieces": pieces,
-            "audio_secs": secs,
-            "epochs": config.epochs,
-            "learning_rate": config.learning_rate,
-            "first_pass": "hmm",
-            "report": report,
-            "seconds": took,
-        });
+        let mut info = info.clone();
+        info["seconds"] = serde_json::json!(took);
         hark::fsio::write_atomic(
             &tmp.join("adapt.json"),
             format!("{}\n", serde_json::to_string_pretty(&info)?).as_bytes(),
@@ -157,20 +121,94 @@ pub fn run(a: AdaptArgs, quiet: bool) -> anyhow::Result<()> {
     }
     result?;
     if !quiet {
+        eprintln!(
+            "{} of {pieces} pieces used, {took:.0} s; wrote {}",
+            report.used,
+            a.out.display()
+        );
+    }
+    Ok(())
+}
+
+/// Adapts `rec`'s network to the recordings `files` (one speaker's): features of
+/// every piece, the hmm first pass and the fine-tuning ([`Recognizer::adapt`]).
+/// With `skip_bad`, recordings that cannot be read are left out (their error is
+/// reported where they are transcribed); otherwise the first one is the error.
+/// Returns the adapted network, the report and a JSON summary (for adapt.json).
+pub fn adapt_to_files(
+    rec: &Recognizer,
+    dir: &Path,
+    files: &[PathBuf],
+    config: &AdaptConfig,
+    skip_bad: bool,
+    quiet: bool,
+) -> anyhow::Result<(AcousticModel, AdaptReport, serde_json::Value)> {
+    if files.is_empty() {
+        bail!("no recordings given");
+    }
+    let bar = crate::util::progress_bar(files.len() as u64, quiet);
+    bar.set_message("features");
+    let pieces: Vec<anyhow::Result<Vec<Piece>>> = files
+        .par_iter()
+        .map(|f| {
+            let r = features_of(rec, f).with_context(|| f.display().to_string());
+            bar.inc(1);
+            r
+        })
+        .collect();
+    bar.finish_and_clear();
+    let mut recordings = Vec::new();
+    let (mut secs, mut readable) = (0.0, 0usize);
+    for p in pieces {
+        let p = match p {
+            Ok(p) => p,
+            Err(_) if skip_bad => continue,
+            Err(e) => return Err(e),
+        };
+        readable += 1;
+        for (id, feats, s) in p {
+            secs += s;
+            recordings.push((id, feats));
+        }
+    }
+    let pieces = recordings.len();
+    if !quiet {
+        eprintln!(
+            "adapting {} to {readable} recordings ({pieces} pieces, {:.1} min): hmm first \
+             pass, then {} epochs...",
+            dir.display(),
+            secs / 60.0,
+            config.epochs
+        );
+    }
+    let first_pass = DecoderConfig {
+        kind: DecoderKind::Hmm,
+        ..Default::default()
+    };
+    let (model, report) = rec.adapt(recordings, &first_pass, config)?;
+    if !quiet {
         let loss = |i: usize| report.train_loss.get(i).copied().unwrap_or(f64::NAN);
         eprintln!(
-            "{} of {} pieces used ({} pseudo-label phones), CTC loss {:.3} → {:.3}, {:.0} s; \
-             wrote {}",
+            "{} of {} pieces used ({} pseudo-label phones), CTC loss {:.3} → {:.3}",
             report.used,
             report.utterances,
             report.labels,
             loss(0),
             loss(report.train_loss.len().saturating_sub(1)),
-            took,
-            a.out.display()
         );
     }
-    Ok(())
+    let info = serde_json::json!({
+        "adapted_from": dir.display().to_string(),
+        "recordings": readable,
+        "pieces": pieces,
+        "audio_secs": secs,
+        "epochs": config.epochs,
+        "learning_rate": config.learning_rate,
+        "dropout": config.dropout,
+        "first_pass": "hmm",
+        "report": report,
+    });
+    Ok((model, report, info))
 }
 
 /// One piece of a recording: id, features, seconds of audio.

@@ -99,6 +99,9 @@ pub struct BenchArgs {
     /// Adaptation: Adam learning rate.
     #[arg(long, default_value_t = AdaptConfig::default().learning_rate)]
     adapt_lr: f64,
+    /// Adaptation: dropout between the recurrent layers.
+    #[arg(long, default_value_t = AdaptConfig::default().dropout)]
+    adapt_dropout: f64,
 }
 
 /// One utterance after the first stage: log-posteriors, audio seconds, CPU seconds
@@ -262,6 +265,7 @@ pub fn run(args: BenchArgs, quiet: bool) -> anyhow::Result<()> {
         let cfg = AdaptConfig {
             epochs: args.adapt_epochs,
             learning_rate: args.adapt_lr,
+            dropout: args.adapt_dropout,
             num_shards: rayon::current_num_threads(),
             ..AdaptConfig::default()
         };
@@ -656,6 +660,7 @@ fn adapt_by_speaker(
         "labels": labels,
         "epochs": config.epochs,
         "learning_rate": config.learning_rate,
+        "dropout": config.dropout,
         "cpu_secs": cpu,
         "wall_secs": wall,
         "rtf": cpu / audio.max(1e-9),

@@ -15,7 +15,8 @@ use rayon::prelude::*;
     hark transcribe audio/yes_no.wav\n  \
     hark transcribe --decoder hmm --format json audio/\n  \
     hark transcribe --format srt --model models/default talk.wav > talk.srt\n  \
-    hark transcribe --format json --out talk.json long_talk.wav\n\n\
+    hark transcribe --format json --out talk.json long_talk.wav\n  \
+    hark transcribe --adapt --decoder hmm speaker1/\n\n\
 Files longer than --max-chunk-secs (30 s) are read in blocks and cut into pieces,\n\
 recognised one by one, so an hour-long recording needs little memory: a piece ends\n\
 at the first pause of --end-pause-ms (300 ms) after some sound, or, to stay under\n\
@@ -53,6 +54,12 @@ pub struct TranscribeArgs {
     /// file renamed into place, so an interrupted run leaves the previous file).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Two passes with unsupervised speaker adaptation: decode every input with hmm,
+    /// fine-tune a copy of the network on the phones found (as `hark adapt`), then
+    /// transcribe with it. The inputs should be one speaker's; the more speech, the
+    /// better (minutes, not seconds).
+    #[arg(long)]
+    adapt: bool,
     #[command(flatten)]
     chunking: ChunkArgs,
 }
@@ -248,7 +255,7 @@ pub fn run(args: TranscribeArgs, quiet: bool) -> anyhow::Result<()> {
         ..Default::default()
     };
     let chunking = args.chunking.config()?;
-    let rec = Recognizer::load(&dir, config)
+    let mut rec = Recognizer::load(&dir, config)
         .with_context(|| format!("loading model {}", dir.display()))?
         .with_chunking(chunking)?;
     let files = expand_inputs(&args.inputs)?;
@@ -256,6 +263,15 @@ pub fn run(args: TranscribeArgs, quiet: bool) -> anyhow::Result<()> {
         .num_threads(args.threads)
         .build()
         .context("starting worker threads")?;
+    if args.adapt {
+        let cfg = hark::am::adapt::AdaptConfig {
+            num_shards: pool.current_num_threads(),
+            ..Default::default()
+        };
+        let (model, _, _) =
+            pool.install(|| crate::adapt::adapt_to_files(&rec, &dir, &files, &cfg, true, quiet))?;
+        rec.set_model(model)?;
+    }
     let bar = crate::util::progress_bar(files.len() as u64, quiet);
     let results: Vec<hark::Result<Transcript>> = pool.install(|| {
         files
