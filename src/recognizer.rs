@@ -257,21 +257,53 @@ impl Recognizer {
         first_pass: &DecoderConfig,
         config: &AdaptConfig,
     ) -> Result<(AcousticModel, AdaptReport)> {
-        use rayon::prelude::*;
         config.validate()?;
         let mut first_pass = first_pass.clone();
         first_pass.hmm_states = first_pass.hmm_states.or(self.config.hmm_states);
         self.resources.build_decoder(&first_pass)?;
+        let mut recordings = recordings;
+        let mut teacher: Option<AcousticModel> = None;
+        let mut report: Option<AdaptReport> = None;
+        for _ in 0..config.rounds {
+            let decoded = self.first_pass(
+                teacher.as_ref().unwrap_or(&self.model),
+                recordings,
+                &first_pass,
+            )?;
+            recordings = decoded
+                .iter()
+                .map(|(id, f, _)| (id.clone(), f.clone()))
+                .collect();
+            // Every round fine-tunes the original network on the latest labels.
+            let (student, r) =
+                crate::am::adapt::adapt(&self.model, &self.resources.tokens, decoded, config)?;
+            teacher = Some(student);
+            report = Some(r);
+        }
+        match (teacher, report) {
+            (Some(m), Some(r)) => Ok((m, r)),
+            _ => Err(Error::Config("adaptation needs at least one round".into())),
+        }
+    }
+
+    /// Decodes every recording with `model` and `first_pass` (in parallel).
+    fn first_pass(
+        &self,
+        model: &AcousticModel,
+        recordings: Vec<(String, Array2<f32>)>,
+        first_pass: &DecoderConfig,
+    ) -> Result<Vec<(String, Array2<f32>, Hypothesis)>> {
+        use rayon::prelude::*;
         let decoded: Vec<Result<(String, Array2<f32>, Hypothesis)>> = recordings
             .into_par_iter()
             .map_init(
-                || self.resources.build_decoder(&first_pass),
+                || self.resources.build_decoder(first_pass),
                 |decoder, (id, feats)| {
                     let decoder = decoder
                         .as_mut()
                         .map_err(|e| Error::Invalid(e.to_string()))?;
-                    let log_post = self.model.log_posteriors(&feats)?;
-                    let d = self.resources.decodable(&first_pass, log_post)?;
+                    let log_post = model.log_posteriors(&feats)?;
+                    let d = self.resources.decodable(first_pass, log_post)?;
                     // A recording the first pass cannot decode (an empty beam) has no
                     // labels and is left out, as one without phones is.
                     let best = decoder
@@ -283,8 +315,7 @@ impl Recognizer {
                 },
             )
             .collect();
-        let decoded = decoded.into_iter().collect::<Result<Vec<_>>>()?;
-        crate::am::adapt::adapt(&self.model, &self.resources.tokens, decoded, config)
+        decoded.into_iter().collect()
     }
 
     /// Features of 16 kHz mono samples in [-1, 1).

@@ -441,6 +441,8 @@ fn bench_adapt_reports_the_speaker_adaptation_and_keeps_the_words() {
         "--adapt",
         "--adapt-epochs",
         "2",
+        "--adapt-rounds",
+        "2",
         "--decoders",
         "greedy,hmm",
         "--format",
@@ -456,6 +458,7 @@ fn bench_adapt_reports_the_speaker_adaptation_and_keeps_the_words() {
     assert_eq!(v["adapt"]["speakers"], 2, "{v}");
     assert_eq!(v["adapt"]["used"], 4, "{v}");
     assert_eq!(v["adapt"]["epochs"], 2, "{v}");
+    assert_eq!(v["adapt"]["rounds"], 2, "{v}");
     let hmm = &v["decoders"][1];
     assert_eq!(hmm["decoder"], "hmm");
     assert_eq!(hmm["wer"], 0.0, "{v}");
@@ -470,4 +473,14 @@ fn bench_adapt_reports_the_speaker_adaptation_and_keeps_the_words() {
     ]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("learning rate"));
+    let bad = hark(&[
+        "bench",
+        "-q",
+        "--adapt",
+        "--adapt-rounds",
+        "0",
+        m.to_str().unwrap(),
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("rounds"));
 }

@@ -21,7 +21,7 @@
 //!
 //! The caller does the decoding (any decoder, any resources) and passes the
 //! first-pass hypotheses; [`pseudo_targets`] turns one into CTC labels and [`adapt`]
-//! trains. [`crate::Recognizer::adapt`] runs the whole first pass and the training.
+//! trains. [`crate::recognizer::Recognizer::adapt`] runs the whole first pass and the training.
 
 use ndarray::Array2;
 
@@ -47,6 +47,10 @@ pub struct AdaptConfig {
     /// Dropout between the recurrent layers while adapting: a noisier student
     /// learns past more of its teacher's mistakes ("noisy student" self-training).
     pub dropout: f64,
+    /// Rounds of decoding and fine-tuning ([`crate::recognizer::Recognizer::adapt`]): each round
+    /// after the first decodes with the previous round's network and fine-tunes the
+    /// original network on those labels.
+    pub rounds: usize,
     /// Seed of the batch order and the dropout masks.
     pub seed: u64,
 }
@@ -59,6 +63,7 @@ impl Default for AdaptConfig {
             batch_size: 16,
             num_shards: 2,
             dropout: 0.2,
+            rounds: 1,
             seed: 1,
         }
     }
@@ -67,9 +72,9 @@ impl Default for AdaptConfig {
 impl AdaptConfig {
     /// Checks ranges.
     pub fn validate(&self) -> Result<()> {
-        if self.epochs == 0 || self.batch_size == 0 || self.num_shards == 0 {
+        if self.epochs == 0 || self.batch_size == 0 || self.num_shards == 0 || self.rounds == 0 {
             return Err(Error::Config(
-                "adaptation epochs, batch size and shards must be positive".into(),
+                "adaptation epochs, rounds, batch size and shards must be positive".into(),
             ));
         }
         if !(self.learning_rate > 0.0 && self.learning_rate < 1.0) {
@@ -131,7 +136,7 @@ pub fn pseudo_targets(hyp: &Hypothesis, tokens: &TokenTable) -> Option<Vec<usize
 
 /// Fine-tunes a copy of `model` (a CTC model) on `(features, first-pass hypothesis)`
 /// pairs of one speaker and returns it. Features are un-normalised front-end output,
-/// as [`crate::Recognizer::features`] gives; the model keeps its input normalisation.
+/// as [`crate::recognizer::Recognizer::features`] gives; the model keeps its input normalisation.
 pub fn adapt(
     model: &AcousticModel,
     tokens: &TokenTable,

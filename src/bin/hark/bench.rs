@@ -102,6 +102,9 @@ pub struct BenchArgs {
     /// Adaptation: dropout between the recurrent layers.
     #[arg(long, default_value_t = AdaptConfig::default().dropout)]
     adapt_dropout: f64,
+    /// Adaptation: rounds of decoding and fine-tuning.
+    #[arg(long, default_value_t = AdaptConfig::default().rounds)]
+    adapt_rounds: usize,
 }
 
 /// One utterance after the first stage: log-posteriors, audio seconds, CPU seconds
@@ -266,6 +269,7 @@ pub fn run(args: BenchArgs, quiet: bool) -> anyhow::Result<()> {
             epochs: args.adapt_epochs,
             learning_rate: args.adapt_lr,
             dropout: args.adapt_dropout,
+            rounds: args.adapt_rounds,
             num_shards: rayon::current_num_threads(),
             ..AdaptConfig::default()
         };
@@ -661,6 +665,7 @@ fn adapt_by_speaker(
         "epochs": config.epochs,
         "learning_rate": config.learning_rate,
         "dropout": config.dropout,
+        "rounds": config.rounds,
         "cpu_secs": cpu,
         "wall_secs": wall,
         "rtf": cpu / audio.max(1e-9),
