@@ -29,6 +29,7 @@ use crate::am::model::{AcousticModel, Objective};
 use crate::am::train::{Targets, TrainConfig, TrainExample, train};
 use crate::decode::Hypothesis;
 use crate::error::{Error, Result};
+use crate::nn::augment::SpecAugmentConfig;
 use crate::nn::optim::AdamConfig;
 use crate::phones::TokenTable;
 
@@ -47,6 +48,9 @@ pub struct AdaptConfig {
     /// Dropout between the recurrent layers while adapting: a noisier student
     /// learns past more of its teacher's mistakes ("noisy student" self-training).
     pub dropout: f64,
+    /// SpecAugment masking of the inputs while adapting (more student noise; none
+    /// when `None`).
+    pub spec_augment: Option<SpecAugmentConfig>,
     /// Rounds of decoding and fine-tuning ([`crate::recognizer::Recognizer::adapt`]): each round
     /// after the first decodes with the previous round's network and fine-tunes the
     /// original network on those labels.
@@ -63,6 +67,7 @@ impl Default for AdaptConfig {
             batch_size: 16,
             num_shards: 2,
             dropout: 0.2,
+            spec_augment: None,
             rounds: 1,
             seed: 1,
         }
@@ -190,6 +195,7 @@ pub fn adapt(
         },
         seed: config.seed,
         dropout: config.dropout,
+        spec_augment: config.spec_augment,
         keep_input_norm: true,
         fixed_epochs: true,
         ..TrainConfig::default()

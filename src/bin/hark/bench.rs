@@ -102,6 +102,10 @@ pub struct BenchArgs {
     /// Adaptation: dropout between the recurrent layers.
     #[arg(long, default_value_t = AdaptConfig::default().dropout)]
     adapt_dropout: f64,
+    /// Adaptation: SpecAugment masking of the inputs (2 frequency masks of up to 8
+    /// bins, 2 time masks of up to 20 frames).
+    #[arg(long)]
+    adapt_spec_augment: bool,
     /// Adaptation: rounds of decoding and fine-tuning.
     #[arg(long, default_value_t = AdaptConfig::default().rounds)]
     adapt_rounds: usize,
@@ -270,6 +274,9 @@ pub fn run(args: BenchArgs, quiet: bool) -> anyhow::Result<()> {
             learning_rate: args.adapt_lr,
             dropout: args.adapt_dropout,
             rounds: args.adapt_rounds,
+            spec_augment: args
+                .adapt_spec_augment
+                .then(hark::nn::augment::SpecAugmentConfig::default),
             num_shards: rayon::current_num_threads(),
             ..AdaptConfig::default()
         };
@@ -666,6 +673,7 @@ fn adapt_by_speaker(
         "learning_rate": config.learning_rate,
         "dropout": config.dropout,
         "rounds": config.rounds,
+        "spec_augment": config.spec_augment.is_some(),
         "cpu_secs": cpu,
         "wall_secs": wall,
         "rtf": cpu / audio.max(1e-9),
