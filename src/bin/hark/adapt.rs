@@ -44,6 +44,9 @@ pub struct AdaptArgs {
     /// Dropout between the recurrent layers while adapting.
     #[arg(long, default_value_t = AdaptConfig::default().dropout)]
     dropout: f64,
+    /// Rounds: each round after the first decodes with the previous round's network.
+    #[arg(long, default_value_t = AdaptConfig::default().rounds)]
+    rounds: usize,
     /// Precision of the stored network: f32, or f16 (half the size, faster inference).
     #[arg(long, default_value = "f32", value_parser = ["f32", "f16"])]
     dtype: String,
@@ -62,6 +65,7 @@ pub fn run(a: AdaptArgs, quiet: bool) -> anyhow::Result<()> {
         epochs: a.epochs,
         learning_rate: a.lr,
         dropout: a.dropout,
+        rounds: a.rounds,
         num_shards: rayon::current_num_threads(),
         ..AdaptConfig::default()
     };
@@ -205,6 +209,7 @@ pub fn adapt_to_files(
         "epochs": config.epochs,
         "learning_rate": config.learning_rate,
         "dropout": config.dropout,
+        "rounds": config.rounds,
         "first_pass": "hmm",
         "report": report,
     });
