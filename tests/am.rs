@@ -619,3 +619,40 @@ fn adaptation_learns_a_shifted_speaker_from_first_pass_phones_and_keeps_the_norm
     let err = adapt(&ce, &tokens, Vec::new(), &cfg).unwrap_err();
     assert!(err.to_string().contains("CTC"), "{err}");
 }
+
+#[test]
+fn fixed_epochs_train_without_dev_keep_the_last_model_and_never_decay() {
+    let mut rng = Rng::new(SEED + 9);
+    let train_set = corpus(24, &mut rng, false);
+    let mut m = model(Objective::Ctc, false);
+    // Without fixed epochs a dev set is required.
+    let err = train(
+        &mut m.clone(),
+        &train_set,
+        &[],
+        &config(2),
+        None,
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("dev"), "{err}");
+    let cfg = TrainConfig {
+        fixed_epochs: true,
+        patience: 1,
+        ..config(3)
+    };
+    let report = train(&mut m, &train_set, &[], &cfg, None, &mut |_| {}).unwrap();
+    // All three epochs ran despite patience 1, with no dev evaluation; the
+    // learning rate never decayed; and the model returned is the trained one (a
+    // second run from it starts at a lower loss and moves it further).
+    assert_eq!(report.history.len(), 3);
+    assert!(report.history.iter().all(|h| h.dev_per.is_nan()));
+    // (it rises through the warm-up, then stays)
+    let lrs: Vec<f64> = report.history.iter().map(|h| h.learning_rate).collect();
+    assert!(lrs.windows(2).all(|w| w[1] >= w[0]), "{lrs:?}");
+    assert_eq!(lrs[2], cfg.adam.learning_rate);
+    let mut again = m.clone();
+    let r2 = train(&mut again, &train_set, &[], &cfg, None, &mut |_| {}).unwrap();
+    assert!(r2.history[0].train_loss < report.history[0].train_loss);
+    assert_ne!(weights(&again), weights(&m));
+}
