@@ -258,6 +258,7 @@ impl Recognizer {
         config: &AdaptConfig,
     ) -> Result<(AcousticModel, AdaptReport)> {
         config.validate()?;
+        crate::am::adapt::check_model(&self.model, &self.resources.tokens)?;
         let mut first_pass = first_pass.clone();
         first_pass.hmm_states = first_pass.hmm_states.or(self.config.hmm_states);
         self.resources.build_decoder(&first_pass)?;

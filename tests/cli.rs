@@ -410,6 +410,21 @@ fn adapt_writes_a_bundle_that_still_transcribes_the_speaker_and_never_a_partial_
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("nope.wav"));
     assert!(!out2.exists());
+    // A frame-level (hybrid) bundle is refused before any decoding.
+    let hybrid = root.join("models/hybrid");
+    let out3 = d.join("adapted3");
+    let bad = hark(&[
+        "adapt",
+        "-q",
+        "--model",
+        hybrid.to_str().unwrap(),
+        "--out",
+        out3.to_str().unwrap(),
+        &wavs[0],
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("CTC model"));
+    assert!(!out3.exists());
     let leftovers: Vec<_> = std::fs::read_dir(&d)
         .unwrap()
         .filter_map(|e| e.ok())

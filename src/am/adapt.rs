@@ -139,16 +139,8 @@ pub fn pseudo_targets(hyp: &Hypothesis, tokens: &TokenTable) -> Option<Vec<usize
     Some(out)
 }
 
-/// Fine-tunes a copy of `model` (a CTC model) on `(features, first-pass hypothesis)`
-/// pairs of one speaker and returns it. Features are un-normalised front-end output,
-/// as [`crate::recognizer::Recognizer::features`] gives; the model keeps its input normalisation.
-pub fn adapt(
-    model: &AcousticModel,
-    tokens: &TokenTable,
-    utterances: Vec<(String, Array2<f32>, Hypothesis)>,
-    config: &AdaptConfig,
-) -> Result<(AcousticModel, AdaptReport)> {
-    config.validate()?;
+/// Checks that `model` can be adapted: a CTC model whose outputs are `tokens`.
+pub fn check_model(model: &AcousticModel, tokens: &TokenTable) -> Result<()> {
     if model.config.objective != Objective::Ctc || tokens.blank().is_none() {
         return Err(Error::Config(
             "speaker adaptation fine-tunes with CTC: it needs a CTC model (blank token), \
@@ -163,6 +155,20 @@ pub fn adapt(
             tokens.len(),
         ));
     }
+    Ok(())
+}
+
+/// Fine-tunes a copy of `model` (a CTC model) on `(features, first-pass hypothesis)`
+/// pairs of one speaker and returns it. Features are un-normalised front-end output,
+/// as [`crate::recognizer::Recognizer::features`] gives; the model keeps its input normalisation.
+pub fn adapt(
+    model: &AcousticModel,
+    tokens: &TokenTable,
+    utterances: Vec<(String, Array2<f32>, Hypothesis)>,
+    config: &AdaptConfig,
+) -> Result<(AcousticModel, AdaptReport)> {
+    config.validate()?;
+    check_model(model, tokens)?;
     let n = utterances.len();
     let examples: Vec<TrainExample> = utterances
         .into_iter()

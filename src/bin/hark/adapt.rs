@@ -76,6 +76,8 @@ pub fn run(a: AdaptArgs, quiet: bool) -> anyhow::Result<()> {
     };
     let rec = Recognizer::load(&dir, first_pass)
         .with_context(|| format!("loading model {}", dir.display()))?;
+    hark::am::adapt::check_model(rec.model(), &rec.resources().tokens)
+        .with_context(|| format!("adapting {}", dir.display()))?;
     let files = crate::transcribe::expand_inputs(&a.inputs)?;
     let t0 = std::time::Instant::now();
     let (model, report, info) = adapt_to_files(&rec, &dir, &files, &config, false, quiet)?;

@@ -264,6 +264,8 @@ pub fn run(args: TranscribeArgs, quiet: bool) -> anyhow::Result<()> {
         .build()
         .context("starting worker threads")?;
     if args.adapt {
+        hark::am::adapt::check_model(rec.model(), &rec.resources().tokens)
+            .with_context(|| format!("adapting {}", dir.display()))?;
         let cfg = hark::am::adapt::AdaptConfig {
             num_shards: pool.current_num_threads(),
             ..Default::default()
