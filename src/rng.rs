@@ -5,7 +5,7 @@
 //! own generator (SplitMix64 for seeding, xoshiro256++ for the stream) instead of
 //! depending on the `rand` crate's unspecified `StdRng`.
 //!
-//! ref: https://prng.di.unimi.it/xoshiro256plusplus.c (public domain algorithm)
+//! ref: <https://prng.di.unimi.it/xoshiro256plusplus.c> (public domain algorithm)
 
 /// xoshiro256++ generator seeded through SplitMix64.
 #[derive(Debug, Clone)]

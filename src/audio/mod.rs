@@ -2,7 +2,7 @@
 //!
 //! Every later stage calls [`load_16k`], which reads a file with [`read_audio`],
 //! mixes all channels to mono and resamples to 16 kHz with the band-limited
-//! resampler in [`resample`].
+//! resampler in [`mod@resample`].
 //!
 //! Samples are scaled to `[-1, 1)`: integer PCM is divided by `2^(bits-1)` (8-bit
 //! WAV is unsigned and is centred first), 32-bit float WAV is taken as is. Multi-
@@ -12,7 +12,7 @@
 //! FLAC, truncated header or data, zero samples, unsupported encoding, NaN or
 //! infinite samples, float samples beyond ±65536, zero channels, a declared length
 //! larger than the file) is an
-//! [`Error::Audio`](crate::Error::Audio) naming the file.
+//! [`crate::Error::Audio`] naming the file.
 
 mod flac;
 pub mod resample;

@@ -1,6 +1,6 @@
 //! Evaluation: edit-distance alignment, word/phone error rates and retrieval metrics.
 //!
-//! - [`edit_distance`]: Levenshtein alignment with substitution / deletion /
+//! - [`mod@edit_distance`]: Levenshtein alignment with substitution / deletion /
 //!   insertion counts (the alignment is returned, not only the distance).
 //! - [`wer`]: [`ErrorStats`] accumulated over utterances and printed the way
 //!   Kaldi's `compute-wer` prints it: `%WER 12.34 [ 5 / 40, 1 ins, 2 del, 2 sub ]`.

@@ -1,6 +1,6 @@
 //! Delta and delta-delta features (Kaldi `add-deltas`) and frame stacking.
 //!
-//! ref: https://github.com/kaldi-asr/kaldi/blob/f4007661/src/feat/feature-functions.cc
+//! ref: <https://github.com/kaldi-asr/kaldi/blob/f4007661/src/feat/feature-functions.cc>
 
 use ndarray::{Array2, ArrayRef2};
 

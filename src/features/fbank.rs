@@ -1,6 +1,6 @@
 //! Log mel filter-bank features, as Kaldi's `compute-fbank-feats`.
 //!
-//! ref: https://github.com/kaldi-asr/kaldi/blob/f4007661/src/feat/feature-fbank.cc
+//! ref: <https://github.com/kaldi-asr/kaldi/blob/f4007661/src/feat/feature-fbank.cc>
 
 use serde::{Deserialize, Serialize};
 

@@ -1,7 +1,7 @@
 //! Triangular mel filter banks, as Kaldi's `mel-computations.cc`, with Kaldi's
 //! piecewise-linear VTLN frequency warping.
 //!
-//! ref: https://github.com/kaldi-asr/kaldi/blob/f4007661/src/feat/mel-computations.cc
+//! ref: <https://github.com/kaldi-asr/kaldi/blob/f4007661/src/feat/mel-computations.cc>
 
 use serde::{Deserialize, Serialize};
 

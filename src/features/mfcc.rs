@@ -1,6 +1,6 @@
 //! Mel-frequency cepstral coefficients, as Kaldi's `compute-mfcc-feats`.
 //!
-//! ref: https://github.com/kaldi-asr/kaldi/blob/f4007661/src/feat/feature-mfcc.cc
+//! ref: <https://github.com/kaldi-asr/kaldi/blob/f4007661/src/feat/feature-mfcc.cc>
 
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,6 @@
 //! Framing and per-frame signal processing, as Kaldi's `feature-window.cc`.
 //!
-//! ref: https://github.com/kaldi-asr/kaldi/blob/f4007661/src/feat/feature-window.cc
+//! ref: <https://github.com/kaldi-asr/kaldi/blob/f4007661/src/feat/feature-window.cc>
 
 use serde::{Deserialize, Serialize};
 
