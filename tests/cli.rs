@@ -216,25 +216,7 @@ fn convert_to_f16_halves_the_model_and_keeps_the_transcript() {
 #[test]
 fn bench_reports_every_decoder_writes_hyps_and_plot_and_refuses_bad_input() {
     let d = crate::util::tmpdir("bench");
-    let root = crate::util::repo_root();
-    let samples = [
-        ("yes", "yes"),
-        ("stop", "stop"),
-        ("go_forward_ten_meters", "go forward ten meters"),
-        ("digits_3719", "three seven one nine"),
-    ];
-    let m = d.join("m.jsonl");
-    let lines: String = samples
-        .iter()
-        .map(|(f, t)| {
-            let audio = root.join("audio").join(format!("{f}.wav"));
-            format!(
-                "{{\"id\":\"{f}\",\"audio\":\"{}\",\"text\":\"{t}\"}}\n",
-                audio.display()
-            )
-        })
-        .collect();
-    std::fs::write(&m, lines).unwrap();
+    let m = sample_manifest(&d, false);
     let (hyps, plot) = (d.join("hyps.jsonl"), d.join("sweep.svg"));
     let out = hark(&[
         "bench",
@@ -276,7 +258,7 @@ fn bench_reports_every_decoder_writes_hyps_and_plot_and_refuses_bad_input() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 3 * samples.len());
+    assert_eq!(lines.len(), 3 * SAMPLES.len());
     for l in &lines {
         if l["decoder"] != "greedy" {
             assert_eq!(l["hyp"], l["ref"], "{l}");
@@ -321,6 +303,31 @@ const SAMPLES: [(&str, &str); 4] = [
     ("go_forward_ten_meters", "go forward ten meters"),
     ("digits_3719", "three seven one nine"),
 ];
+
+/// `DIR/m.jsonl`: a manifest of the committed samples; with `speakers`, split
+/// between two speakers.
+fn sample_manifest(dir: &std::path::Path, speakers: bool) -> std::path::PathBuf {
+    let root = crate::util::repo_root();
+    let lines: String = SAMPLES
+        .iter()
+        .enumerate()
+        .map(|(i, (f, t))| {
+            let audio = root.join("audio").join(format!("{f}.wav"));
+            let speaker = if speakers {
+                format!(",\"speaker\":\"s{}\"", i % 2)
+            } else {
+                String::new()
+            };
+            format!(
+                "{{\"id\":\"{f}\",\"audio\":\"{}\",\"text\":\"{t}\"{speaker}}}\n",
+                audio.display()
+            )
+        })
+        .collect();
+    let m = dir.join("m.jsonl");
+    std::fs::write(&m, lines).unwrap();
+    m
+}
 
 #[test]
 fn adapt_writes_a_bundle_that_still_transcribes_the_speaker_and_never_a_partial_one() {
@@ -436,20 +443,7 @@ fn adapt_writes_a_bundle_that_still_transcribes_the_speaker_and_never_a_partial_
 #[test]
 fn bench_adapt_reports_the_speaker_adaptation_and_keeps_the_words() {
     let d = crate::util::tmpdir("bench-adapt");
-    let root = crate::util::repo_root();
-    let m = d.join("m.jsonl");
-    let lines: String = SAMPLES
-        .iter()
-        .map(|(f, t)| {
-            let audio = root.join("audio").join(format!("{f}.wav"));
-            format!(
-                "{{\"id\":\"{f}\",\"audio\":\"{}\",\"text\":\"{t}\",\"speaker\":\"s{}\"}}\n",
-                audio.display(),
-                f.len() % 2
-            )
-        })
-        .collect();
-    std::fs::write(&m, lines).unwrap();
+    let m = sample_manifest(&d, true);
     let out = hark(&[
         "bench",
         "-q",
