@@ -265,16 +265,21 @@ impl Recognizer {
         let mut recordings = recordings;
         let mut teacher: Option<AcousticModel> = None;
         let mut report: Option<AdaptReport> = None;
-        for _ in 0..config.rounds {
+        for round in 0..config.rounds {
             let decoded = self.first_pass(
                 teacher.as_ref().unwrap_or(&self.model),
                 recordings,
                 &first_pass,
             )?;
-            recordings = decoded
-                .iter()
-                .map(|(id, f, _)| (id.clone(), f.clone()))
-                .collect();
+            // The features go to training; only a later round needs its own copy.
+            recordings = if round + 1 < config.rounds {
+                decoded
+                    .iter()
+                    .map(|(id, f, _)| (id.clone(), f.clone()))
+                    .collect()
+            } else {
+                Vec::new()
+            };
             // Every round fine-tunes the original network on the latest labels.
             let (student, r) =
                 crate::am::adapt::adapt(&self.model, &self.resources.tokens, decoded, config)?;
