@@ -23,28 +23,27 @@ pub fn progress_bar(len: u64, quiet: bool) -> indicatif::ProgressBar {
     bar
 }
 
-/// CPU seconds used so far by the calling thread (`CLOCK_THREAD_CPUTIME_ID`, exact
-/// to the nanosecond); `None` where the clock is missing.
-pub fn thread_cpu_secs() -> Option<f64> {
+/// Seconds of `clock` (a `clock_gettime` clock id), exact to the nanosecond; `None`
+/// where the clock is missing.
+fn clock_secs(clock: libc::clockid_t) -> Option<f64> {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: `ts` is a valid, writable timespec; the call only writes into it.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
     (rc == 0).then_some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
 }
 
+/// CPU seconds used so far by the calling thread (`CLOCK_THREAD_CPUTIME_ID`).
+pub fn thread_cpu_secs() -> Option<f64> {
+    clock_secs(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
 /// CPU seconds used so far by the whole process, all threads
-/// (`CLOCK_PROCESS_CPUTIME_ID`); `None` where the clock is missing.
+/// (`CLOCK_PROCESS_CPUTIME_ID`).
 pub fn process_cpu_secs() -> Option<f64> {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; the call only writes into it.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    (rc == 0).then_some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
+    clock_secs(libc::CLOCK_PROCESS_CPUTIME_ID)
 }
 
 /// A stopwatch over the calling thread's CPU time (what a measurement on one core
