@@ -173,6 +173,31 @@ pub fn parse_festival_segs(text: &str, path: &Path) -> Result<Vec<(String, f64, 
     Ok(out)
 }
 
+/// Undoes a hack of festival's `ked_diphone` voice. Its diphone set has no plain
+/// `er`, so the voice's post-lexical rule (`ked_diphone_fix_phone_name` in
+/// `ked_diphone.scm`) inserts an `r` after every `er` and gives it the second half
+/// of the vowel's time ("this is a hack and leaves the utterance somewhat tainted
+/// (an extra phone has appeared)", says its comment). The audio is one r-coloured
+/// vowel, which every other voice labels `er` alone, so the inserted `r` is merged
+/// back into the `er`: exactly one `r` after each `er`, so that a real `r` that
+/// follows (`her right`: `er r r`) stays.
+pub fn undo_ked_er_r(segments: Vec<(String, f64, f64)>) -> Vec<(String, f64, f64)> {
+    let mut out: Vec<(String, f64, f64)> = Vec::with_capacity(segments.len());
+    let mut after_er = false;
+    for seg in segments {
+        if after_er && seg.0 == "r" {
+            if let Some(er) = out.last_mut() {
+                er.2 = seg.2;
+            }
+            after_er = false;
+            continue;
+        }
+        after_er = seg.0 == "er";
+        out.push(seg);
+    }
+    out
+}
+
 /// Parses the helper's `.pho` file (`start_sample<TAB>phoneme`, last line
 /// `end_sample<TAB>#`) into segments, adding a leading pause when the first
 /// phoneme starts after 0.
@@ -485,7 +510,10 @@ impl Engines {
         }
         let seg_text =
             std::fs::read_to_string(&segs).map_err(|e| Error::io(&segs, "reading", e))?;
-        let segments = parse_festival_segs(&seg_text, &segs)?;
+        let mut segments = parse_festival_segs(&seg_text, &segs)?;
+        if voice.name == "ked_diphone" {
+            segments = undo_ked_er_r(segments);
+        }
         let (samples, sr) = read_wav_i16(&wav)?;
         Ok(EngineOutput {
             samples,
@@ -599,6 +627,45 @@ mod tests {
             vec![("pau".into(), 0.0, 0.24), ("g".into(), 0.24, 0.3328)]
         );
         assert!(parse_festival_segs("#\n0.1 pau\n", Path::new("x.segs")).is_err());
+    }
+
+    #[test]
+    fn ked_inserted_r_merges_back_into_its_er() {
+        let seg = |v: &[(&str, f64, f64)]| -> Vec<(String, f64, f64)> {
+            v.iter().map(|(p, s, e)| (p.to_string(), *s, *e)).collect()
+        };
+        // "her right": the voice's er r, then the word's own r.
+        let spoken = seg(&[
+            ("hh", 0.0, 0.1),
+            ("er", 0.1, 0.2),
+            ("r", 0.2, 0.3),
+            ("r", 0.3, 0.35),
+            ("ay", 0.35, 0.5),
+            ("t", 0.5, 0.6),
+        ]);
+        assert_eq!(
+            undo_ked_er_r(spoken),
+            seg(&[
+                ("hh", 0.0, 0.1),
+                ("er", 0.1, 0.3),
+                ("r", 0.3, 0.35),
+                ("ay", 0.35, 0.5),
+                ("t", 0.5, 0.6),
+            ])
+        );
+        // An utterance-final er r, two er in a row, and an r after other phones.
+        let spoken = seg(&[
+            ("r", 0.0, 0.1),
+            ("er", 0.1, 0.2),
+            ("r", 0.2, 0.3),
+            ("er", 0.3, 0.4),
+            ("r", 0.4, 0.5),
+        ]);
+        assert_eq!(
+            undo_ked_er_r(spoken),
+            seg(&[("r", 0.0, 0.1), ("er", 0.1, 0.3), ("er", 0.3, 0.5)])
+        );
+        assert_eq!(undo_ked_er_r(Vec::new()), Vec::new());
     }
 
     #[test]
