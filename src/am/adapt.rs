@@ -1,7 +1,7 @@
 //! Unsupervised speaker adaptation by self-training.
 //!
 //! A speaker the network never heard is recognised worse than the training voices
-//! (the default model: about 32 % greedy PER on an unseen festival voice against
+//! (the default model: about 31 % greedy PER on an unseen festival voice against
 //! 5 % on unseen variants of seen ones). Given several recordings of that speaker, and
 //! no transcripts, the recogniser can adapt to them in two passes, as Kaldi's
 //! speaker-adapted decoding does with fMLLR transforms estimated on a first pass:
