@@ -54,6 +54,10 @@ fn corpus(n: usize, rng: &mut Rng, frame_labels: bool) -> Vec<TrainExample> {
         .collect()
 }
 
+fn table(symbols: &[&str]) -> hark::phones::TokenTable {
+    hark::phones::TokenTable::new(symbols.iter().map(|s| s.to_string()).collect()).unwrap()
+}
+
 fn model(objective: Objective, bidirectional: bool) -> AcousticModel {
     let config = ModelConfig {
         format_version: FORMAT_VERSION,
@@ -490,14 +494,7 @@ fn hark_train_cli_writes_a_loadable_bundle_and_guards_its_checkpoint() {
 fn first_pass_phones_become_ctc_labels_with_silence_at_both_ends() {
     use hark::am::adapt::pseudo_targets;
     use hark::decode::{Hypothesis, PhoneSpan};
-    use hark::phones::TokenTable;
-    let tokens = TokenTable::new(
-        ["<blk>", "SIL", "AA", "B"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-    )
-    .unwrap();
+    let tokens = table(&["<blk>", "SIL", "AA", "B"]);
     let hyp = |ids: &[usize]| Hypothesis {
         phones: ids
             .iter()
@@ -524,20 +521,23 @@ fn first_pass_phones_become_ctc_labels_with_silence_at_both_ends() {
     assert_eq!(pseudo_targets(&hyp(&[1, 0, 1]), &tokens), None);
     assert_eq!(pseudo_targets(&hyp(&[]), &tokens), None);
     // a table without SIL: the phones alone
-    let plain =
-        TokenTable::new(["<blk>", "a", "b"].iter().map(|s| s.to_string()).collect()).unwrap();
+    let plain = table(&["<blk>", "a", "b"]);
     assert_eq!(pseudo_targets(&hyp(&[1, 0, 2]), &plain), Some(vec![1, 2]));
 }
 
-#[test]
-fn adaptation_learns_a_shifted_speaker_from_first_pass_phones_and_keeps_the_normalisation() {
-    use hark::am::adapt::{AdaptConfig, adapt};
-    use hark::decode::{Hypothesis, PhoneSpan};
-    use hark::phones::TokenTable;
-    let mut rng = Rng::new(SEED + 7);
-    let train_set = corpus(120, &mut rng, false);
-    let dev_set = corpus(30, &mut rng, false);
-    let mut base = model(Objective::Ctc, true);
+/// A model trained on the synthetic corpus (frame labels for `Ce`), 60 utterances of
+/// a new "speaker" (every feature scaled and shifted) to adapt on, the dev set spoken
+/// by that speaker, and the model's PER on it (checked to be well above its PER on
+/// the plain dev set).
+fn shifted_speaker(
+    objective: Objective,
+    seed: u64,
+) -> (AcousticModel, Vec<TrainExample>, Vec<TrainExample>, f64) {
+    let frame_labels = objective == Objective::Ce;
+    let mut rng = Rng::new(seed);
+    let train_set = corpus(120, &mut rng, frame_labels);
+    let dev_set = corpus(30, &mut rng, frame_labels);
+    let mut base = model(objective, true);
     train(
         &mut base,
         &train_set,
@@ -547,7 +547,6 @@ fn adaptation_learns_a_shifted_speaker_from_first_pass_phones_and_keeps_the_norm
         &mut |_| {},
     )
     .unwrap();
-    // A new "speaker": every frame's features scaled and shifted.
     let speaker = |set: &[TrainExample]| -> Vec<TrainExample> {
         set.iter()
             .map(|e| {
@@ -557,21 +556,24 @@ fn adaptation_learns_a_shifted_speaker_from_first_pass_phones_and_keeps_the_norm
             })
             .collect()
     };
-    let (shift_adapt, shift_test) = (speaker(&corpus(60, &mut rng, false)), speaker(&dev_set));
+    let shift_adapt = speaker(&corpus(60, &mut rng, frame_labels));
+    let shift_test = speaker(&dev_set);
     let (_, per_seen) = evaluate(&base, &dev_set).unwrap();
     let (_, per_before) = evaluate(&base, &shift_test).unwrap();
     assert!(
         per_before > per_seen + 0.1,
         "the shift should hurt: {per_seen} → {per_before}"
     );
+    (base, shift_adapt, shift_test, per_before)
+}
+
+#[test]
+fn adaptation_learns_a_shifted_speaker_from_first_pass_phones_and_keeps_the_normalisation() {
+    use hark::am::adapt::{AdaptConfig, adapt};
+    use hark::decode::{Hypothesis, PhoneSpan};
+    let (base, shift_adapt, shift_test, per_before) = shifted_speaker(Objective::Ctc, SEED + 7);
     // First-pass labels (here the true phones, as a perfect first pass would give).
-    let tokens = TokenTable::new(
-        ["<blk>", "a", "b", "c", "d", "e"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-    )
-    .unwrap();
+    let tokens = table(&["<blk>", "a", "b", "c", "d", "e"]);
     let recordings: Vec<(String, Array2<f32>, Hypothesis)> = shift_adapt
         .iter()
         .map(|e| {
@@ -614,10 +616,108 @@ fn adaptation_learns_a_shifted_speaker_from_first_pass_phones_and_keeps_the_norm
     );
     // The network is tuned, its input normalisation is the base model's.
     assert_eq!(adapted.norm, base.norm);
-    // A frame-level model cannot be adapted with CTC.
-    let ce = model(Objective::Ce, false);
-    let err = adapt(&ce, &tokens, Vec::new(), &cfg).unwrap_err();
-    assert!(err.to_string().contains("CTC"), "{err}");
+    // A CTC model needs its blank among the tokens.
+    let no_blank = table(&["SIL", "a", "b", "c", "d", "e"]);
+    let err = adapt(&base, &no_blank, Vec::new(), &cfg).unwrap_err();
+    assert!(err.to_string().contains("<blk>"), "{err}");
+}
+
+#[test]
+fn first_pass_segments_become_frame_labels_with_silence_in_the_gaps() {
+    use hark::am::adapt::pseudo_frame_labels;
+    use hark::decode::{Hypothesis, PhoneSpan};
+    let tokens = table(&["SIL", "AA", "B"]);
+    let hyp = |spans: &[(usize, usize, usize)]| Hypothesis {
+        phones: spans
+            .iter()
+            .map(|&(token, start, end)| PhoneSpan {
+                phone: String::new(),
+                token,
+                start,
+                end,
+            })
+            .collect(),
+        ..Default::default()
+    };
+    // Spans fill their frames; the gaps before, between and after are silence.
+    assert_eq!(
+        pseudo_frame_labels(&hyp(&[(1, 1, 3), (2, 4, 6)]), 8, &tokens),
+        Some(vec![0, 1, 1, 0, 2, 2, 0, 0])
+    );
+    // Spans past the last frame are cut; silence alone gives no labels.
+    assert_eq!(
+        pseudo_frame_labels(&hyp(&[(2, 0, 9)]), 3, &tokens),
+        Some(vec![2, 2, 2])
+    );
+    assert_eq!(pseudo_frame_labels(&hyp(&[(0, 0, 4)]), 4, &tokens), None);
+    assert_eq!(pseudo_frame_labels(&hyp(&[]), 4, &tokens), None);
+    assert_eq!(pseudo_frame_labels(&hyp(&[(1, 0, 2)]), 0, &tokens), None);
+    // Without SIL, a gap takes the phone before it (after it at the start).
+    let plain = table(&["AA", "B"]);
+    assert_eq!(
+        pseudo_frame_labels(&hyp(&[(1, 2, 3), (0, 4, 5)]), 6, &plain),
+        Some(vec![1, 1, 1, 1, 0, 0])
+    );
+}
+
+#[test]
+fn adaptation_of_a_frame_level_model_learns_a_shifted_speaker_from_first_pass_segments() {
+    use hark::am::adapt::{AdaptConfig, adapt};
+    use hark::decode::{Hypothesis, PhoneSpan};
+    let (base, shift_adapt, shift_test, per_before) = shifted_speaker(Objective::Ce, SEED + 11);
+    // First-pass segmentation: the true frame labels as phone spans, silence (0)
+    // left out as a decoder that does not report it would.
+    let tokens = table(&["SIL", "a", "b", "c", "d", "e"]);
+    let recordings: Vec<(String, Array2<f32>, Hypothesis)> = shift_adapt
+        .iter()
+        .map(|e| {
+            let Targets::Frames(frames) = &e.targets else {
+                unreachable!()
+            };
+            let mut phones: Vec<PhoneSpan> = Vec::new();
+            for (t, &l) in frames.iter().enumerate() {
+                match phones.last_mut() {
+                    Some(p) if p.token == l && p.end == t => p.end = t + 1,
+                    _ if l != 0 => phones.push(PhoneSpan {
+                        phone: tokens.symbol(l).unwrap().to_string(),
+                        token: l,
+                        start: t,
+                        end: t + 1,
+                    }),
+                    _ => {}
+                }
+            }
+            let hyp = Hypothesis {
+                phones,
+                ..Default::default()
+            };
+            (e.id.clone(), e.feats.clone(), hyp)
+        })
+        .collect();
+    let cfg = AdaptConfig {
+        epochs: 8,
+        learning_rate: 0.005,
+        batch_size: 8,
+        ..AdaptConfig::default()
+    };
+    let (adapted, report) = adapt(&base, &tokens, recordings, &cfg).unwrap();
+    assert_eq!((report.utterances, report.used), (60, 60));
+    // Every phone segment and the silences between them.
+    let segments: usize = shift_adapt
+        .iter()
+        .map(|e| match &e.targets {
+            Targets::Frames(l) => 1 + l.windows(2).filter(|w| w[0] != w[1]).count(),
+            Targets::Ctc(_) => 0,
+        })
+        .sum();
+    assert_eq!(report.labels, segments);
+    assert!(report.train_loss[7] < report.train_loss[0], "{report:?}");
+    let (_, per_after) = evaluate(&adapted, &shift_test).unwrap();
+    assert!(
+        per_after < 0.5 * per_before,
+        "adapted PER {per_after} against {per_before} before"
+    );
+    assert_eq!(adapted.norm, base.norm);
 }
 
 #[test]

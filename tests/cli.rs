@@ -417,21 +417,55 @@ fn adapt_writes_a_bundle_that_still_transcribes_the_speaker_and_never_a_partial_
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("nope.wav"));
     assert!(!out2.exists());
-    // A frame-level (hybrid) bundle is refused before any decoding.
+    // A frame-level (hybrid) bundle adapts with cross-entropy on the first pass's
+    // segmentation, keeps its priors, and still recognises the speaker.
     let hybrid = root.join("models/hybrid");
     let out3 = d.join("adapted3");
-    let bad = hark(&[
+    let mut args3 = vec![
         "adapt",
         "-q",
         "--model",
         hybrid.to_str().unwrap(),
         "--out",
         out3.to_str().unwrap(),
-        &wavs[0],
-    ]);
-    assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("CTC model"));
-    assert!(!out3.exists());
+    ];
+    args3.extend(wavs.iter().map(String::as_str));
+    let out = hark(&args3);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Its files are copies, symbolic links (its lexicon and LM) followed.
+    for f in ["priors.txt", "lexicon.txt", "lm.arpa.gz", "tokens.txt"] {
+        assert!(!out3.join(f).is_symlink(), "{f}");
+        assert_eq!(
+            std::fs::read(out3.join(f)).unwrap(),
+            std::fs::read(hybrid.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out3.join("adapt.json")).unwrap()).unwrap();
+    assert_eq!(info["report"]["used"], 4, "{info}");
+    let mut again3 = vec![
+        "transcribe",
+        "-q",
+        "--decoder",
+        "hmm",
+        "--model",
+        out3.to_str().unwrap(),
+    ];
+    again3.extend(wavs.iter().map(String::as_str));
+    let out = hark(&again3);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success() && text.lines().count() == SAMPLES.len(),
+        "{text}"
+    );
+    for ((_, words), line) in SAMPLES.iter().zip(text.lines()) {
+        assert_eq!(line.rsplit('\t').next(), Some(*words), "{text}");
+    }
     let leftovers: Vec<_> = std::fs::read_dir(&d)
         .unwrap()
         .filter_map(|e| e.ok())

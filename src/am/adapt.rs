@@ -9,9 +9,12 @@
 //! 1. decode every recording with the full decoder (lexicon and language model),
 //!    whose phone sequence is better than the network's own best path because the
 //!    words and the LM correct many phones;
-//! 2. fine-tune a copy of the network with CTC on those phone sequences (a few epochs
-//!    at a small learning rate, every layer, with dropout, no dev set:
-//!    [`TrainConfig::fixed_epochs`]);
+//! 2. fine-tune a copy of the network on what that pass found (a few epochs at a
+//!    small learning rate, every layer, with dropout, no dev set:
+//!    [`TrainConfig::fixed_epochs`]): a CTC model with CTC on its phone sequences
+//!    ([`pseudo_targets`]), a frame-level (hybrid) model with cross-entropy on its
+//!    phone segmentation, the frame labels of the first pass's Viterbi path
+//!    ([`pseudo_frame_labels`]);
 //! 3. decode again with the adapted network.
 //!
 //! The defaults (6 epochs, learning rate 5e-4, dropout 0.2) were chosen on eight
@@ -20,8 +23,7 @@
 //! 1e-3 and dropout 0 / 0.2 / 0.3.
 //!
 //! The caller does the decoding (any decoder, any resources) and passes the
-//! first-pass hypotheses; [`pseudo_targets`] turns one into CTC labels and [`adapt`]
-//! trains. [`crate::recognizer::Recognizer::adapt`] runs the whole first pass and the training.
+//! first-pass hypotheses; [`adapt`] turns them into targets and trains. [`crate::recognizer::Recognizer::adapt`] runs the whole first pass and the training.
 
 use ndarray::Array2;
 
@@ -107,7 +109,7 @@ pub struct AdaptReport {
     /// few frames for their labels).
     pub used: usize,
     /// Pseudo-label phones of the recordings that had any (the few too short for
-    /// their labels included).
+    /// their labels included): CTC labels, or phone segments of the frame labels.
     pub labels: usize,
     /// Mean CTC loss per output frame of each epoch.
     pub train_loss: Vec<f64>,
@@ -139,13 +141,46 @@ pub fn pseudo_targets(hyp: &Hypothesis, tokens: &TokenTable) -> Option<Vec<usize
     Some(out)
 }
 
-/// Checks that `model` can be adapted: a CTC model whose outputs are `tokens`.
+/// Frame labels from a first-pass hypothesis of a frame-level (hybrid) model, one
+/// per output frame of the `frames` the network gave: each frame gets the phone
+/// whose span holds it; a frame in no span (silence the decoder did not report)
+/// gets `SIL` when the table has it, else the nearest phone before it (after it at
+/// the start). `None` when the hypothesis holds no phone other than silence.
+pub fn pseudo_frame_labels(
+    hyp: &Hypothesis,
+    frames: usize,
+    tokens: &TokenTable,
+) -> Option<Vec<usize>> {
+    let sil = tokens.index("SIL");
+    let mut labels: Vec<Option<usize>> = vec![None; frames];
+    for p in hyp.phones.iter().filter(|p| p.token < tokens.len()) {
+        for l in labels.iter_mut().take(p.end.min(frames)).skip(p.start) {
+            *l = Some(p.token);
+        }
+    }
+    if !labels.iter().any(|l| l.is_some() && *l != sil) {
+        return None;
+    }
+    let first = labels.iter().flatten().next().copied()?;
+    let mut last = first;
+    Some(
+        labels
+            .into_iter()
+            .map(|l| {
+                let t = l.or(sil).unwrap_or(last);
+                last = t;
+                t
+            })
+            .collect(),
+    )
+}
+
+/// Checks that `model` can be adapted: its outputs are `tokens`, with a blank for a
+/// CTC model.
 pub fn check_model(model: &AcousticModel, tokens: &TokenTable) -> Result<()> {
-    if model.config.objective != Objective::Ctc || tokens.blank().is_none() {
+    if model.config.objective == Objective::Ctc && tokens.blank().is_none() {
         return Err(Error::Config(
-            "speaker adaptation fine-tunes with CTC: it needs a CTC model (blank token), \
-             not a frame-level (ce) one"
-                .into(),
+            "speaker adaptation of a CTC model needs the blank token <blk> in its tokens".into(),
         ));
     }
     if tokens.len() != model.num_outputs() {
@@ -158,8 +193,9 @@ pub fn check_model(model: &AcousticModel, tokens: &TokenTable) -> Result<()> {
     Ok(())
 }
 
-/// Fine-tunes a copy of `model` (a CTC model) on `(features, first-pass hypothesis)`
-/// pairs of one speaker and returns it. Features are un-normalised front-end output,
+/// Fine-tunes a copy of `model` on `(features, first-pass hypothesis)` pairs of one
+/// speaker and returns it: with CTC on the hypotheses' phones for a CTC model, with
+/// cross-entropy on their frame labels for a frame-level one. Features are un-normalised front-end output,
 /// as [`crate::recognizer::Recognizer::features`] gives; the model keeps its input normalisation.
 pub fn adapt(
     model: &AcousticModel,
@@ -170,13 +206,28 @@ pub fn adapt(
     config.validate()?;
     check_model(model, tokens)?;
     let n = utterances.len();
+    let (stack, sub) = (model.config.frame_stacking, model.config.frame_subsampling);
     let examples: Vec<TrainExample> = utterances
         .into_iter()
         .filter_map(|(id, feats, hyp)| {
-            pseudo_targets(&hyp, tokens).map(|t| TrainExample {
+            let targets = match model.config.objective {
+                Objective::Ctc => Targets::Ctc(pseudo_targets(&hyp, tokens)?),
+                Objective::Ce => {
+                    let frames = feats.nrows();
+                    let out = pseudo_frame_labels(&hyp, model.num_output_frames(frames), tokens)?;
+                    // The trainer reads output frame j's label at input frame
+                    // j·subsampling + stacking/2 (the centre of its window).
+                    Targets::Frames(
+                        (0..frames)
+                            .map(|i| out[(i.saturating_sub(stack / 2) / sub).min(out.len() - 1)])
+                            .collect(),
+                    )
+                }
+            };
+            Some(TrainExample {
                 id,
                 feats,
-                targets: Targets::Ctc(t),
+                targets,
                 audio: None,
             })
         })
@@ -188,7 +239,7 @@ pub fn adapt(
     }
     let labels_of = |e: &TrainExample| match &e.targets {
         Targets::Ctc(t) => t.len(),
-        Targets::Frames(_) => 0,
+        Targets::Frames(l) => 1 + l.windows(2).filter(|w| w[0] != w[1]).count(),
     };
     let train_config = TrainConfig {
         max_epochs: config.epochs,

@@ -16,7 +16,8 @@ use rayon::prelude::*;
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Decodes every recording with the hmm decoder (the bundle's lexicon and LM), \
-fine-tunes a copy of the\nnetwork with CTC on the phones it found, and writes a new bundle: \
+fine-tunes a copy of the\nnetwork on what it found (a CTC model with CTC on its phones, a \
+frame-level hybrid model with\ncross-entropy on its phone segmentation), and writes a new bundle: \
 the source bundle's files\nwith the adapted network and adapt.json (what was done). \
 Transcribe the same speaker with it\n(`hark transcribe --model OUT ...`). The recordings \
 should be one speaker's (or one voice's, one\nchannel's); recordings longer than 30 s are \
@@ -28,8 +29,8 @@ pub struct AdaptArgs {
     /// WAV/FLAC files, directories of them, or manifests (.jsonl) of one speaker.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
-    /// Source bundle (default: models/default). It needs a CTC model, a lexicon and
-    /// an LM.
+    /// Source bundle (default: models/default): a CTC or frame-level (hybrid) model,
+    /// a lexicon and an LM.
     #[arg(long)]
     model: Option<PathBuf>,
     /// Directory of the adapted bundle (must not exist yet; written atomically).
@@ -85,7 +86,9 @@ pub fn run(a: AdaptArgs, quiet: bool) -> anyhow::Result<()> {
     let pieces = report.utterances;
 
     // The new bundle: every file of the source but the network, written to a
-    // temporary sibling directory that is renamed into place at the end.
+    // temporary sibling directory that is renamed into place at the end. Symbolic
+    // links (models/hybrid shares the default bundle's lexicon and LM) are followed
+    // and their targets copied.
     let tmp = temp_dir_for(&a.out)?;
     let result = (|| -> anyhow::Result<()> {
         for entry in
@@ -93,8 +96,7 @@ pub fn run(a: AdaptArgs, quiet: bool) -> anyhow::Result<()> {
         {
             let entry = entry?;
             let name = entry.file_name();
-            if !entry.file_type()?.is_file() || name == "model.safetensors" || name == "config.json"
-            {
+            if !entry.path().is_file() || name == "model.safetensors" || name == "config.json" {
                 continue;
             }
             std::fs::copy(entry.path(), tmp.join(&name))
@@ -195,7 +197,7 @@ pub fn adapt_to_files(
     if !quiet {
         let loss = |i: usize| report.train_loss.get(i).copied().unwrap_or(f64::NAN);
         eprintln!(
-            "{} of {} pieces used ({} pseudo-label phones), CTC loss {:.3} → {:.3}",
+            "{} of {} pieces used ({} pseudo-label phones), training loss {:.3} → {:.3}",
             report.used,
             report.utterances,
             report.labels,

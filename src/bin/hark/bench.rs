@@ -86,7 +86,7 @@ pub struct BenchArgs {
     /// Word bonuses of the tuning grid (default: the decoders' own).
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     tune_word_bonus: Vec<f32>,
-    /// Unsupervised speaker adaptation first (CTC models): for each speaker of the
+    /// Unsupervised speaker adaptation first (CTC or hybrid models): for each speaker of the
     /// manifest (its "speaker" field; utterances without one form one group), decode
     /// every utterance with hmm, fine-tune a copy of the network on the phones found,
     /// and compute that speaker's posteriors with it. Uses the audio, never the
