@@ -527,3 +527,117 @@ fn bench_adapt_reports_the_speaker_adaptation_and_keeps_the_words() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("rounds"));
 }
+
+/// 16-bit mono 16 kHz samples of a repository audio file.
+fn pcm16(name: &str) -> Vec<i16> {
+    let wave = hark::audio::load_16k(&crate::util::repo_root().join("audio").join(name)).unwrap();
+    wave.samples
+        .iter()
+        .map(|&s| hark::audio::float_to_i16(s))
+        .collect()
+}
+
+/// A WAV header for a 16 kHz mono 16-bit stream of unknown length, as `arecord`
+/// writes to a pipe.
+fn streaming_wav_header() -> Vec<u8> {
+    let mut h = b"RIFF\xff\xff\xff\xffWAVEfmt ".to_vec();
+    for v in [16u32, 1 | (1 << 16), 16_000, 32_000, 2 | (16 << 16)] {
+        h.extend_from_slice(&v.to_le_bytes());
+    }
+    h.extend_from_slice(b"data\xff\xff\xff\xff");
+    h
+}
+
+#[test]
+fn transcribe_stdin_writes_each_utterance_as_soon_as_its_pause_has_come_in() {
+    use std::io::{BufRead, Write};
+    let bytes = |s: &[i16]| -> Vec<u8> { s.iter().flat_map(|v| v.to_le_bytes()).collect() };
+    let pause = vec![0i16; 16_000];
+    let mut child = std::process::Command::new(crate::util::hark_bin())
+        .args(["transcribe", "--decoder", "hmm", "--format", "json", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            tx.send(line.unwrap()).unwrap();
+        }
+    });
+    // "yes" and a second of silence: its line comes while the stream stays open.
+    stdin.write_all(&streaming_wav_header()).unwrap();
+    stdin.write_all(&bytes(&pcm16("yes.wav"))).unwrap();
+    stdin.write_all(&bytes(&pause)).unwrap();
+    stdin.flush().unwrap();
+    let first = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("no transcript before the stream ended");
+    let first: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(first["text"], "yes", "{first}");
+    assert_eq!(first["file"], "-");
+    // Then "stop" and the end of the stream: its words are on the stream's clock.
+    let yes_len = pcm16("yes.wav").len() + pause.len();
+    stdin.write_all(&bytes(&pcm16("stop.wav"))).unwrap();
+    drop(stdin);
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let rest: Vec<String> = rx.try_iter().collect();
+    assert!(status.success(), "{rest:?}");
+    assert_eq!(rest.len(), 1, "{rest:?}");
+    let second: serde_json::Value = serde_json::from_str(&rest[0]).unwrap();
+    assert_eq!(second["text"], "stop", "{second}");
+    let start = second["words"][0]["start"].as_f64().unwrap();
+    assert!(start >= yes_len as f64 / 16_000.0 - 0.5, "{second}");
+}
+
+#[test]
+fn transcribe_stdin_refuses_what_it_cannot_stream() {
+    use std::io::Write;
+    let run = |args: &[&str], input: &[u8]| {
+        let mut child = std::process::Command::new(crate::util::hark_bin())
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The process may exit before reading everything: a broken pipe is fine.
+        let _ = child.stdin.take().unwrap().write_all(input);
+        child.wait_with_output().unwrap()
+    };
+    let wav_file = std::fs::read(crate::util::repo_root().join("audio/yes.wav")).unwrap();
+    for (args, input, msg) in [
+        (
+            vec!["transcribe", "-"],
+            b"fLaC....".to_vec(),
+            "<stdin>: not a RIFF/WAVE",
+        ),
+        (vec!["transcribe", "-"], Vec::new(), "<stdin>: empty stream"),
+        (
+            vec!["transcribe", "-", "audio/yes.wav"],
+            wav_file.clone(),
+            "only input",
+        ),
+        (vec!["transcribe", "--adapt", "-"], wav_file, "only input"),
+    ] {
+        let out = run(&args, &input);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(msg),
+            "{args:?}: {err}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    // --out is written once, at the end, whole.
+    let d = crate::util::tmpdir("stdin-out");
+    let path = d.join("t.txt");
+    let mut wav = streaming_wav_header();
+    wav.extend(pcm16("stop.wav").iter().flat_map(|v| v.to_le_bytes()));
+    let out = run(&["transcribe", "--out", path.to_str().unwrap(), "-"], &wav);
+    assert!(out.status.success() && out.stdout.is_empty());
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "-\tstop\n");
+}

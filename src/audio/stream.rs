@@ -13,11 +13,15 @@
 //! [`ChunkConfig::min_silence_ms`]) after [`ChunkConfig::min_chunk_secs`], see
 //! [`quietest_cut`]. A piece ends where the next begins: no sample is dropped or
 //! repeated.
+//!
+//! A WAV stream on a pipe (standard input) is read the same way
+//! ([`AudioStream::from_pipe`]); [`Chunker::live`] then hands out each piece as
+//! soon as its end pause has come in, for live transcription.
 
 use std::path::{Path, PathBuf};
 
 use super::flac::FlacSource;
-use super::wav::WavSource;
+use super::wav::{PipeWav, WavSource};
 use super::{SAMPLE_RATE_HZ, Waveform};
 use crate::error::{Error, Result};
 
@@ -34,6 +38,7 @@ enum Source {
     Wav(Box<WavSource>),
     Flac(Box<FlacSource>),
     Decoded(Vec<f32>),
+    Pipe(Box<PipeWav>),
 }
 
 impl std::fmt::Debug for AudioStream {
@@ -76,19 +81,40 @@ impl AudioStream {
         })
     }
 
+    /// A WAV stream read front to back from `reader` (standard input, a pipe, a
+    /// socket), called `name` in errors. Its length may be unknown: writers that
+    /// cannot seek back to fix the header (`arecord`, `sox ... -t wav -`) declare a
+    /// placeholder, and the audio then runs to the end of the stream. PCM of 8 to
+    /// 32 bits and 32-bit float, any rate and channel count. The header is read
+    /// here.
+    pub fn from_pipe(name: &Path, reader: Box<dyn std::io::Read + Send>) -> Result<Self> {
+        let pipe = PipeWav::open(name, reader)?;
+        Ok(AudioStream {
+            path: name.to_path_buf(),
+            sample_rate: pipe.sample_rate,
+            num_samples: 0,
+            samples_read: 0,
+            source: Source::Pipe(Box::new(pipe)),
+        })
+    }
+
     /// The file's sample rate in Hz.
     pub fn sample_rate(&self) -> u32 {
         self.sample_rate
     }
 
-    /// Total number of (mono) samples in the file.
+    /// Total number of (mono) samples in the file; for a pipe, the samples read
+    /// so far.
     pub fn num_samples(&self) -> u64 {
-        self.num_samples
+        match self.source {
+            Source::Pipe(_) => self.samples_read,
+            _ => self.num_samples,
+        }
     }
 
-    /// Duration of the whole file in seconds.
+    /// Duration of the whole file in seconds (for a pipe, of what was read so far).
     pub fn duration_secs(&self) -> f64 {
-        self.num_samples as f64 / self.sample_rate as f64
+        self.num_samples() as f64 / self.sample_rate as f64
     }
 
     /// Whether samples come from the file block by block (not decoded up front).
@@ -111,6 +137,7 @@ impl AudioStream {
             Source::Flac(f) => {
                 f.read_block(max_samples, out)?;
             }
+            Source::Pipe(p) => out.extend(p.read_block(max_samples)?),
             Source::Decoded(all) => {
                 let from = self.samples_read as usize;
                 let to = from.saturating_add(max_samples).min(all.len());
@@ -316,6 +343,7 @@ pub struct Chunker {
     /// Index in the file of `buf[0]`, samples at the file's rate.
     buf_start: u64,
     finished: bool,
+    live: bool,
 }
 
 impl Chunker {
@@ -328,6 +356,20 @@ impl Chunker {
             buf: Vec::new(),
             buf_start: 0,
             finished: false,
+            live: false,
+        })
+    }
+
+    /// A chunker for live audio (a pipe from a microphone): it reads 100 ms at a
+    /// time and hands out a piece as soon as an end-of-utterance pause of
+    /// [`ChunkConfig::end_pause_ms`] has come in (cut in the middle of the pause
+    /// heard so far), instead of first filling [`ChunkConfig::max_chunk_secs`]. A
+    /// piece is then ready about `end_pause_ms` after its speech ends. Without end
+    /// pauses (`end_pause_ms` 0) it cuts as [`Chunker::new`] does.
+    pub fn live(stream: AudioStream, config: ChunkConfig) -> Result<Self> {
+        Ok(Chunker {
+            live: true,
+            ..Chunker::new(stream, config)?
         })
     }
 
@@ -346,6 +388,26 @@ impl Chunker {
         // Keep half a window beyond the longest piece so a cut near the end sees
         // the whole quiet stretch around it.
         let want = max_len + window;
+        let end_window = secs(self.config.end_pause_ms / 1000.0);
+        if self.live && end_window > 0 {
+            let block = (rate as usize / 10).max(1);
+            while !self.finished && self.buf.len() < want {
+                let n = self
+                    .stream
+                    .read(block.min(want - self.buf.len()), &mut self.buf)?;
+                if n == 0 {
+                    self.finished = true;
+                } else if let Some(cut) = endpoint_cut(
+                    &self.buf,
+                    rate,
+                    max_len.min(self.buf.len()),
+                    end_window,
+                    true,
+                ) {
+                    return self.take(cut).map(Some);
+                }
+            }
+        }
         while !self.finished && self.buf.len() < want {
             let n = self.stream.read(want - self.buf.len(), &mut self.buf)?;
             if n == 0 {
@@ -355,7 +417,6 @@ impl Chunker {
         if self.buf.is_empty() {
             return Ok(None);
         }
-        let end_window = secs(self.config.end_pause_ms / 1000.0);
         // A file that fits in one piece is one piece, as in `Recognizer::transcribe`.
         let whole_file = self.finished && self.buf_start == 0 && self.buf.len() <= max_len;
         let endpoint = if end_window > 0 && !whole_file {
@@ -374,6 +435,12 @@ impl Chunker {
             None if self.finished && self.buf.len() <= max_len => self.buf.len(),
             None => quietest_cut(&self.buf, rate, min_len, max_len, window),
         };
+        self.take(cut).map(Some)
+    }
+
+    /// Hands out `buf[..cut]` as the next piece.
+    fn take(&mut self, cut: usize) -> Result<Chunk> {
+        let rate = self.stream.sample_rate();
         let rest = self.buf.split_off(cut);
         let piece = std::mem::replace(&mut self.buf, rest);
         let start_secs = self.buf_start as f64 / rate as f64;
@@ -383,10 +450,10 @@ impl Chunker {
         } else {
             super::resample(&Waveform::new(piece, rate), SAMPLE_RATE_HZ)?.samples
         };
-        Ok(Some(Chunk {
+        Ok(Chunk {
             start_secs,
             samples,
-        }))
+        })
     }
 }
 
@@ -526,6 +593,67 @@ mod tests {
             ..config
         });
         assert_eq!(whole, vec![(0.0, x.len())]);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// A reader that counts the bytes taken from it.
+    struct Counted(
+        std::io::Cursor<Vec<u8>>,
+        std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    );
+
+    impl std::io::Read for Counted {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.read(buf)?;
+            self.1.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn live_chunker_hands_out_a_piece_once_its_end_pause_has_come_in() {
+        // 1 s tone, 0.6 s silence, 1 s tone, 0.6 s silence, 1 s tone, streamed as
+        // a WAV of unknown length.
+        let silence = |secs: f64| std::iter::repeat_n(0.0f32, (secs * 16_000.0) as usize);
+        let mut x = tone(1.0);
+        x.extend(silence(0.6));
+        x.extend(tone(1.0));
+        x.extend(silence(0.6));
+        x.extend(tone(1.0));
+        let dir = std::env::temp_dir().join(format!("hark-live-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("x.wav");
+        crate::audio::write_wav_16bit(&path, &Waveform::new(x.clone(), 16_000)).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[40..44].copy_from_slice(&u32::MAX.to_le_bytes());
+        let taken = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let reader = Counted(std::io::Cursor::new(bytes), taken.clone());
+        let stream = AudioStream::from_pipe(Path::new("-"), Box::new(reader)).unwrap();
+        let mut live = Chunker::live(stream, ChunkConfig::default()).unwrap();
+        let first = live.next_chunk().unwrap().unwrap();
+        // Ready 0.3 s into the first pause (plus one 100 ms read), long before the
+        // 30 s a file chunker would read first.
+        let heard = (taken.load(std::sync::atomic::Ordering::SeqCst) - 44) / 2;
+        assert!(heard <= 16_000 * 14 / 10 + 1600, "read {heard} samples");
+        assert_eq!(first.start_secs, 0.0);
+        let end = first.samples.len();
+        assert!(
+            (16_000..16_000 + 9600).contains(&end),
+            "first piece ends at {end}"
+        );
+        // The pieces tile the stream: three utterances, nothing dropped or repeated.
+        let mut all = first.samples;
+        let mut starts = vec![0.0];
+        while let Some(c) = live.next_chunk().unwrap() {
+            assert!((c.start_secs * 16_000.0 - all.len() as f64).abs() < 0.5);
+            starts.push(c.start_secs);
+            all.extend(c.samples);
+        }
+        assert_eq!(starts.len(), 3, "{starts:?}");
+        assert_eq!(all.len(), x.len());
+        let q =
+            |v: &[f32]| -> Vec<i32> { v.iter().map(|s| (s * 32768.0).round() as i32).collect() };
+        assert_eq!(q(&all), q(&x));
         std::fs::remove_dir_all(&dir).ok();
     }
 

@@ -9,6 +9,15 @@ fn tmp(tag: &str) -> std::path::PathBuf {
     d
 }
 
+/// Every sample encoding hark reads: PCM of 8 to 32 bits, and 32-bit float.
+const DEPTHS: [(u16, hound::SampleFormat); 5] = [
+    (8, hound::SampleFormat::Int),
+    (16, hound::SampleFormat::Int),
+    (24, hound::SampleFormat::Int),
+    (32, hound::SampleFormat::Int),
+    (32, hound::SampleFormat::Float),
+];
+
 fn write_hound(path: &Path, spec: hound::WavSpec, frames: &[Vec<f64>]) {
     let mut w = hound::WavWriter::create(path, spec).unwrap();
     for fr in frames {
@@ -36,13 +45,7 @@ fn every_pcm_depth_and_float_reads_back() {
     let d = tmp("depths");
     let values = [0.0, 0.5, -0.5, -1.0, 0.25, 0.999];
     let frames: Vec<Vec<f64>> = values.iter().map(|&v| vec![v]).collect();
-    for (bits, fmt) in [
-        (8, hound::SampleFormat::Int),
-        (16, hound::SampleFormat::Int),
-        (24, hound::SampleFormat::Int),
-        (32, hound::SampleFormat::Int),
-        (32, hound::SampleFormat::Float),
-    ] {
+    for (bits, fmt) in DEPTHS {
         let p = d.join(format!("x{bits}{fmt:?}.wav"));
         let spec = hound::WavSpec {
             channels: 1,
@@ -266,5 +269,117 @@ fn flac_streams_in_blocks_equal_to_the_whole_file() {
             }
         }
         assert_eq!(blocks, whole.samples, "{name}");
+    }
+}
+
+/// `bytes` as a pipe stream.
+fn pipe(bytes: Vec<u8>) -> Result<AudioStream> {
+    AudioStream::from_pipe(Path::new("<stdin>"), Box::new(std::io::Cursor::new(bytes)))
+}
+
+/// Everything a stream yields, read in blocks of `block` samples.
+fn drain(s: &mut AudioStream, block: usize) -> Vec<f32> {
+    let mut out = Vec::new();
+    while s.read(block, &mut out).unwrap() > 0 {}
+    out
+}
+
+#[test]
+fn pipe_streams_read_what_the_file_reader_reads() {
+    let d = tmp("pipe");
+    let frames: Vec<Vec<f64>> = (0..5000)
+        .map(|i| {
+            let v = 0.5 * (i as f64 * 0.01).sin();
+            vec![v, -0.25 * v]
+        })
+        .collect();
+    for (bits, fmt) in DEPTHS {
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 22_050,
+            bits_per_sample: bits,
+            sample_format: fmt,
+        };
+        let path = d.join(format!("s{bits}{fmt:?}.wav"));
+        write_hound(&path, spec, &frames);
+        let want = read_audio(&path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let data_at = bytes.windows(4).position(|w| w == b"data").unwrap();
+        // The exact length, then the placeholders of writers that cannot seek.
+        for declared in [None, Some(0u32), Some(u32::MAX), Some(0x7FFF_FFFF)] {
+            let mut b = bytes.clone();
+            if let Some(len) = declared {
+                b[data_at + 4..data_at + 8].copy_from_slice(&len.to_le_bytes());
+            }
+            let mut s = pipe(b).unwrap();
+            assert_eq!(s.sample_rate(), 22_050);
+            let got = drain(&mut s, 777);
+            assert_eq!(got, want.samples, "{bits} bits {fmt:?} {declared:?}");
+            assert_eq!(s.num_samples(), 5000);
+        }
+    }
+    // A declared length shorter than the stream is honoured; a frame cut short by
+    // the end of the stream is dropped; other chunks before the data are skipped.
+    let data: Vec<u8> = [100i16, -200, 300, -400]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let mut s = pipe(wav_bytes(1, 1, 16_000, 16, 4, &data)).unwrap();
+    assert_eq!(drain(&mut s, 10), vec![100.0 / 32768.0, -200.0 / 32768.0]);
+    let mut s = pipe(wav_bytes(1, 1, 16_000, 16, 0, &data[..7])).unwrap();
+    assert_eq!(drain(&mut s, 10).len(), 3);
+    let mut with_list = wav_bytes(1, 1, 16_000, 16, 0, &data);
+    let list = [b"LIST".as_slice(), &3u32.to_le_bytes(), b"abc\0"].concat();
+    with_list.splice(36..36, list);
+    let mut s = pipe(with_list).unwrap();
+    assert_eq!(drain(&mut s, 10).len(), 4);
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn bad_pipe_streams_give_named_errors() {
+    let err = |bytes: Vec<u8>| {
+        let e = pipe(bytes).unwrap_err().to_string();
+        assert!(e.contains("<stdin>") && !e.contains('\n'), "{e}");
+        e
+    };
+    assert!(err(Vec::new()).contains("empty stream"));
+    assert!(err(b"fLaC\0\0\0\0\0\0\0\0".to_vec()).contains("not a RIFF/WAVE"));
+    assert!(err(b"RIFF\0\0\0\0WAVE".to_vec()).contains("no fmt chunk"));
+    let ok = wav_bytes(1, 1, 16_000, 16, 0, &[0, 0]);
+    assert!(err(ok[..40].to_vec()).contains("no data chunk"));
+    assert!(err(wav_bytes(6, 1, 8_000, 8, 0, &[0])).contains("A-law"));
+    assert!(err(wav_bytes(1, 0, 16_000, 16, 0, &[])).contains("0 channels"));
+    let mut data_first = b"RIFF\0\0\0\0WAVEdata\0\0\0\0".to_vec();
+    data_first.extend_from_slice(&[0; 8]);
+    assert!(err(data_first).contains("data chunk before fmt"));
+    let mut huge_fmt = ok.clone();
+    huge_fmt[16..20].copy_from_slice(&u32::MAX.to_le_bytes());
+    assert!(err(huge_fmt).contains("fmt chunk of"));
+    // NaN samples are refused by position, as from a file.
+    let nan: Vec<u8> = f32::NAN.to_le_bytes().to_vec();
+    let mut s = pipe(wav_bytes(3, 1, 16_000, 32, 0, &nan)).unwrap();
+    let e = s.read(10, &mut Vec::new()).unwrap_err().to_string();
+    assert!(e.contains("<stdin>"), "{e}");
+}
+
+#[test]
+fn random_pipe_bytes_never_panic() {
+    let mut rng = crate::rng::Rng::new(5);
+    for n in 0..300 {
+        let mut b = wav_bytes(1, 1, 16_000, 16, 0, &[1, 2, 3, 4]);
+        for _ in 0..1 + n % 4 {
+            let i = rng.below(b.len());
+            b[i] = rng.below(256) as u8;
+        }
+        b.truncate(rng.below(b.len() + 1));
+        if let Ok(mut s) = pipe(b) {
+            let mut out = Vec::new();
+            while let Ok(k) = s.read(3, &mut out) {
+                if k == 0 {
+                    break;
+                }
+            }
+        }
     }
 }

@@ -5,7 +5,7 @@
 //! read, and that the declared data fits in the file. A huge declared length is
 //! therefore an error before anything is allocated.
 
-use std::io::{Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -81,23 +81,7 @@ impl WavSource {
                     if got < want {
                         return Err(bad("truncated WAV header: fmt chunk is cut short".into()));
                     }
-                    let u16_at = |i: usize| u16::from_le_bytes([f[i], f[i + 1]]);
-                    let mut tag = u16_at(0);
-                    if tag == TAG_EXTENSIBLE {
-                        if size < 40 {
-                            return Err(bad(format!(
-                                "malformed WAV: extensible fmt chunk of {size} bytes (need 40)"
-                            )));
-                        }
-                        tag = u16_at(24);
-                    }
-                    format = Some(Format {
-                        tag,
-                        channels: u16_at(2),
-                        sample_rate: u32::from_le_bytes([f[4], f[5], f[6], f[7]]),
-                        block_align: u16_at(12),
-                        bits: u16_at(14),
-                    });
+                    format = Some(parse_fmt(&f[..want], size).map_err(bad)?);
                 }
                 b"data" => {
                     if format.is_none() {
@@ -194,6 +178,28 @@ impl WavSource {
     }
 }
 
+/// The values of a `fmt ` chunk that declares `size` bytes, from its first bytes
+/// `f` (at least 16, and 40 for the extensible format).
+fn parse_fmt(f: &[u8], size: u64) -> std::result::Result<Format, String> {
+    let u16_at = |i: usize| u16::from_le_bytes([f[i], f[i + 1]]);
+    let mut tag = u16_at(0);
+    if tag == TAG_EXTENSIBLE {
+        if size < 40 || f.len() < 40 {
+            return Err(format!(
+                "malformed WAV: extensible fmt chunk of {size} bytes (need 40)"
+            ));
+        }
+        tag = u16_at(24);
+    }
+    Ok(Format {
+        tag,
+        channels: u16_at(2),
+        sample_rate: u32::from_le_bytes([f[4], f[5], f[6], f[7]]),
+        block_align: u16_at(12),
+        bits: u16_at(14),
+    })
+}
+
 /// Checks the `fmt ` values that hound would reject (or that we do not read), with
 /// a message that says what is wrong.
 fn check_format(f: &Format) -> std::result::Result<(), String> {
@@ -280,5 +286,144 @@ fn hound_message(e: hound::Error) -> String {
         hound::Error::FormatError(m) => format!("malformed WAV: {m}"),
         hound::Error::Unsupported => "unsupported encoding".into(),
         other => format!("malformed WAV: {other}"),
+    }
+}
+
+/// A WAV stream read front to back from a pipe (standard input): no seeking, and
+/// a data length that may be unknown. Writers that cannot seek back to fix the
+/// header (`arecord`, `sox ... -t wav -`, `ffmpeg ... -f wav -`) declare 0 or a
+/// huge placeholder; then the audio runs to the end of the stream. A declared
+/// length below the placeholders is honoured. A sample frame cut short by the end
+/// of the stream is dropped.
+pub(crate) struct PipeWav {
+    name: std::path::PathBuf,
+    reader: Box<dyn std::io::Read + Send>,
+    format: Format,
+    /// Bytes of audio left when the header declares a usable length.
+    left: Option<u64>,
+    ended: bool,
+    /// Sample rate, Hz.
+    pub(super) sample_rate: u32,
+}
+
+/// Declared data lengths at or above this are placeholders of streaming writers.
+const STREAMING_LENGTH: u64 = 0x7FFF_0000;
+
+/// Most sample frames one [`PipeWav::read_block`] call returns.
+const PIPE_BLOCK_FRAMES: usize = 1 << 16;
+
+impl PipeWav {
+    /// Reads and checks the header of the WAV stream `reader` (called `name` in
+    /// errors), up to the first sample.
+    pub(super) fn open(name: &Path, mut reader: Box<dyn std::io::Read + Send>) -> Result<Self> {
+        let bad = |msg: String| Error::Audio {
+            path: name.to_path_buf(),
+            msg,
+        };
+        let io = |e: std::io::Error| Error::io(name, "reading", e);
+        let mut riff = [0u8; 12];
+        let got = super::read_up_to(&mut reader, &mut riff).map_err(io)?;
+        if got == 0 {
+            return Err(bad("empty stream (0 bytes), not a WAV stream".into()));
+        }
+        if got < 12 || &riff[..4] != b"RIFF" || &riff[8..12] != b"WAVE" {
+            return Err(bad(
+                "not a RIFF/WAVE stream (standard input takes WAV audio; FLAC only as a file)"
+                    .into(),
+            ));
+        }
+        let mut format: Option<Format> = None;
+        loop {
+            let mut head = [0u8; 8];
+            if super::read_up_to(&mut reader, &mut head).map_err(io)? < 8 {
+                let missing = if format.is_none() { "fmt" } else { "data" };
+                return Err(bad(format!(
+                    "truncated WAV header: no {missing} chunk before the end of the stream"
+                )));
+            }
+            let size = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as u64;
+            match &head[..4] {
+                b"data" => {
+                    let fmt = format
+                        .ok_or_else(|| bad("malformed WAV: data chunk before fmt chunk".into()))?;
+                    check_format(&fmt).map_err(bad)?;
+                    let left = (size > 0 && size < STREAMING_LENGTH).then_some(size);
+                    return Ok(PipeWav {
+                        name: name.to_path_buf(),
+                        reader,
+                        format: fmt,
+                        left,
+                        ended: false,
+                        sample_rate: fmt.sample_rate,
+                    });
+                }
+                b"fmt " => {
+                    if !(16..=1024).contains(&size) {
+                        return Err(bad(format!(
+                            "malformed WAV: fmt chunk of {size} bytes (16 to 1024 are read)"
+                        )));
+                    }
+                    let mut f = vec![0u8; (size + (size & 1)) as usize];
+                    if super::read_up_to(&mut reader, &mut f).map_err(io)? < size as usize {
+                        return Err(bad("truncated WAV header: fmt chunk is cut short".into()));
+                    }
+                    format = Some(parse_fmt(&f, size).map_err(bad)?);
+                }
+                _ => {
+                    // Another chunk (LIST, fact, ...): skip it.
+                    let skip = size + (size & 1);
+                    let n = std::io::copy(&mut (&mut reader).take(skip), &mut std::io::sink())
+                        .map_err(io)?;
+                    if n < skip {
+                        return Err(bad(format!(
+                            "truncated WAV header: chunk {:?} is cut short",
+                            String::from_utf8_lossy(&head[..4])
+                        )));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads up to `max_frames` sample frames (at most 65 536), mixed to mono; an
+    /// empty vector at the end of the stream. Blocks until that many frames have
+    /// come or the stream ends.
+    pub(super) fn read_block(&mut self, max_frames: usize) -> Result<Vec<f32>> {
+        let f = self.format;
+        let frame_bytes = f.block_align as usize;
+        let mut want = max_frames.min(PIPE_BLOCK_FRAMES) * frame_bytes;
+        if let Some(left) = self.left {
+            want = want.min(usize::try_from(left).unwrap_or(usize::MAX));
+        }
+        if self.ended || want == 0 {
+            return Ok(Vec::new());
+        }
+        let mut bytes = vec![0u8; want];
+        let got = super::read_up_to(&mut self.reader, &mut bytes)
+            .map_err(|e| Error::io(&self.name, "reading", e))?;
+        if got < want {
+            self.ended = true;
+        }
+        if let Some(left) = &mut self.left {
+            *left -= got as u64;
+        }
+        let width = f.bits.div_ceil(8) as usize;
+        let channels = f.channels as usize;
+        let sample = |b: &[u8]| -> f64 {
+            match (f.tag, width) {
+                (TAG_FLOAT, _) => f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                (_, 1) => (f64::from(b[0]) - 128.0) / 128.0,
+                (_, 2) => f64::from(i16::from_le_bytes([b[0], b[1]])) / 32_768.0,
+                (_, 3) => f64::from(i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8) / 8_388_608.0,
+                _ => f64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])) / 2_147_483_648.0,
+            }
+        };
+        Ok(bytes[..got - got % frame_bytes]
+            .chunks_exact(frame_bytes)
+            .map(|frame| {
+                let sum: f64 = frame.chunks_exact(width).map(sample).sum();
+                (sum / channels as f64) as f32
+            })
+            .collect())
     }
 }

@@ -16,13 +16,18 @@ use rayon::prelude::*;
     hark transcribe --decoder hmm --format json audio/\n  \
     hark transcribe --format srt --model models/default talk.wav > talk.srt\n  \
     hark transcribe --format json --out talk.json long_talk.wav\n  \
-    hark transcribe --adapt --decoder hmm speaker1/\n\n\
+    hark transcribe --adapt --decoder hmm speaker1/\n  \
+    arecord -q -f S16_LE -r 16000 -c 1 | hark transcribe -\n\n\
 Files longer than --max-chunk-secs (30 s) are read in blocks and cut into pieces,\n\
 recognised one by one, so an hour-long recording needs little memory: a piece ends\n\
 at the first pause of --end-pause-ms (300 ms) after some sound, or, to stay under\n\
-the maximum, at the first pause of 200 ms after --min-chunk-secs (2 s).")]
+the maximum, at the first pause of 200 ms after --min-chunk-secs (2 s).\n\n\
+`-` reads a WAV stream from standard input (a microphone, sox, ffmpeg; its length may\n\
+be unknown) and transcribes it live: each piece is written, and flushed, as soon as\n\
+its end pause has come in, with times on the stream's clock.")]
 pub struct TranscribeArgs {
-    /// WAV/FLAC files, directories of them, or manifests (.jsonl).
+    /// WAV/FLAC files, directories of them, or manifests (.jsonl); `-` alone: a WAV
+    /// stream on standard input, transcribed live, piece by piece.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
     /// Model bundle (default: models/default).
@@ -255,9 +260,16 @@ pub fn run(args: TranscribeArgs, quiet: bool) -> anyhow::Result<()> {
         ..Default::default()
     };
     let chunking = args.chunking.config()?;
+    let live = args.inputs.iter().any(|p| p.as_os_str() == "-");
+    if live && (args.inputs.len() > 1 || args.adapt) {
+        bail!("`-` (standard input) must be the only input, without --adapt");
+    }
     let mut rec = Recognizer::load(&dir, config)
         .with_context(|| format!("loading model {}", dir.display()))?
-        .with_chunking(chunking)?;
+        .with_chunking(chunking.clone())?;
+    if live {
+        return run_live(&rec, &args, chunking);
+    }
     let files = expand_inputs(&args.inputs)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads)
@@ -306,6 +318,69 @@ pub fn run(args: TranscribeArgs, quiet: bool) -> anyhow::Result<()> {
     }
     if failed > 0 {
         bail!("{failed} of {} inputs failed", files.len());
+    }
+    Ok(())
+}
+
+/// `hark transcribe -`: a WAV stream on standard input, cut at its pauses as it
+/// comes in ([`Chunker::live`](hark::audio::Chunker::live)); each piece with words
+/// is written and flushed at once (to `--out` only at the end, atomically), with
+/// word times on the stream's clock. Subtitle cues are numbered across pieces.
+fn run_live(
+    rec: &Recognizer,
+    args: &TranscribeArgs,
+    chunking: hark::audio::ChunkConfig,
+) -> anyhow::Result<()> {
+    let stream =
+        hark::audio::AudioStream::from_pipe(Path::new("<stdin>"), Box::new(std::io::stdin()))?;
+    let mut chunker = hark::audio::Chunker::live(stream, chunking)?;
+    let mut kept: Vec<u8> = Vec::new();
+    let mut emit = |bytes: &[u8]| -> std::io::Result<()> {
+        if args.out.is_some() {
+            kept.extend_from_slice(bytes);
+            return Ok(());
+        }
+        let mut o = std::io::stdout().lock();
+        o.write_all(bytes)?;
+        o.flush()
+    };
+    if args.format == "vtt" {
+        emit(b"WEBVTT\n\n")?;
+    }
+    let mut cue_no = 0usize;
+    while let Some(chunk) = chunker.next_chunk()? {
+        let mut t = rec.transcribe(&chunk.samples)?;
+        if t.words.is_empty() {
+            continue;
+        }
+        for w in &mut t.words {
+            w.start += chunk.start_secs;
+            w.end += chunk.start_secs;
+        }
+        let mut piece: Vec<u8> = Vec::new();
+        match args.format.as_str() {
+            "srt" | "vtt" => {
+                let srt = args.format == "srt";
+                for (s, e, text) in cues(&t) {
+                    cue_no += 1;
+                    if srt {
+                        writeln!(piece, "{cue_no}")?;
+                    }
+                    let sep = if srt { ',' } else { '.' };
+                    writeln!(
+                        piece,
+                        "{} --> {}\n{text}\n",
+                        timestamp(s, sep),
+                        timestamp(e, sep)
+                    )?;
+                }
+            }
+            f => write_one(&mut piece, Path::new("-"), &t, f, &args.decoder)?,
+        }
+        emit(&piece)?;
+    }
+    if let Some(path) = &args.out {
+        hark::fsio::write_atomic(path, &kept)?;
     }
     Ok(())
 }
