@@ -7,7 +7,7 @@ set -uo pipefail
 cd "$(dirname "$0")"
 secs=${1:-240}
 shift || true
-targets=${*:-audio_wav audio_flac arpa lexicon manifest model_bundle index}
+targets=${*:-audio_wav audio_flac audio_pipe arpa lexicon manifest model_bundle index}
 mkdir -p logs
 for t in $targets; do
   mkdir -p "corpus/$t"

@@ -98,6 +98,56 @@ pub fn check_audio(data: &[u8]) {
     }
 }
 
+/// WAV bytes on a pipe: `AudioStream::from_pipe` read in odd-sized blocks, and the
+/// live chunker. Where the bytes are also a valid WAV file, the pipe gives the
+/// file reader's samples; the live chunker's pieces tile what the pipe gives.
+pub fn check_pipe(data: &[u8]) {
+    let open = || {
+        hark::audio::AudioStream::from_pipe(
+            Path::new("<stdin>"),
+            Box::new(std::io::Cursor::new(data.to_vec())),
+        )
+    };
+    let Ok(mut stream) = open() else { return };
+    let mut blocks = Vec::new();
+    let streamed = loop {
+        match stream.read(997, &mut blocks) {
+            Ok(0) => break true,
+            Ok(_) => {}
+            Err(_) => break false,
+        }
+    };
+    let path = scratch("pipe.wav");
+    write(&path, data);
+    if let (true, Ok(w)) = (streamed, hark::audio::read_audio(&path)) {
+        assert!(
+            w.samples
+                .iter()
+                .zip(&blocks)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+                && w.samples.len() == blocks.len(),
+            "pipe samples differ from read_audio"
+        );
+    }
+    if !streamed || stream.sample_rate() != 16_000 || blocks.len() > 1 << 20 {
+        return;
+    }
+    let config = hark::audio::ChunkConfig {
+        max_chunk_secs: 0.25,
+        min_chunk_secs: 0.1,
+        min_silence_ms: 20.0,
+        end_pause_ms: 50.0,
+    };
+    let stream = open().expect("opened once already");
+    let mut live = hark::audio::Chunker::live(stream, config).expect("valid config");
+    let mut joined = Vec::new();
+    while let Some(c) = live.next_chunk().expect("the whole read succeeded") {
+        assert_eq!((c.start_secs * 16_000.0).round() as usize, joined.len());
+        joined.extend(c.samples);
+    }
+    assert_eq!(joined, blocks, "live chunks do not tile the stream");
+}
+
 /// ARPA text: parse, then score every vocabulary word and a few pairs.
 pub fn check_arpa(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
