@@ -45,11 +45,11 @@ enum Command {
     Tokens(TokensArgs),
     /// Transcribe WAV/FLAC files, directories or manifests into words with times.
     ///
-    /// Example: `hark transcribe audio/yes_no.wav`
+    /// Example: `hark transcribe audio/yes.wav`
     Transcribe(transcribe::TranscribeArgs),
     /// Write the acoustic model's log-posteriors of one file as .npy.
     ///
-    /// Example: `hark posteriors audio/yes_no.wav --out yes_no.npy`
+    /// Example: `hark posteriors audio/yes.wav --out yes.npy`
     Posteriors(transcribe::PosteriorsArgs),
     /// Force-align a known transcript: word and phone times (JSON, CTM, TextGrid).
     ///

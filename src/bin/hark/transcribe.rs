@@ -12,7 +12,7 @@ use rayon::prelude::*;
 /// Arguments of `hark transcribe`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
-    hark transcribe audio/yes_no.wav\n  \
+    hark transcribe audio/yes.wav\n  \
     hark transcribe --decoder hmm --format json audio/\n  \
     hark transcribe --format srt --model models/default talk.wav > talk.srt\n  \
     hark transcribe --format json --out talk.json long_talk.wav\n  \
@@ -388,8 +388,8 @@ fn run_live(
 /// Arguments of `hark posteriors`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Example:\n  hark posteriors audio/yes_no.wav --out yes_no.npy\n  \
-    hark decode --posteriors yes_no.npy --model models/default"
+    after_help = "Example:\n  hark posteriors audio/yes.wav --out yes.npy\n  \
+    hark decode --posteriors yes.npy --model models/default"
 )]
 pub struct PosteriorsArgs {
     /// WAV/FLAC input.
