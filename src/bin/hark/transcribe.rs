@@ -331,6 +331,13 @@ fn run_live(
     args: &TranscribeArgs,
     chunking: hark::audio::ChunkConfig,
 ) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        bail!(
+            "`-` reads a WAV stream from standard input, which is a terminal here: pipe \
+             audio into it (e.g. `arecord -q -f S16_LE -r 16000 -c 1 | hark transcribe -`)"
+        );
+    }
     let stream =
         hark::audio::AudioStream::from_pipe(Path::new("<stdin>"), Box::new(std::io::stdin()))?;
     let mut chunker = hark::audio::Chunker::live(stream, chunking)?;
