@@ -422,7 +422,7 @@ fn bad_audio_battery_fails_cleanly() {
         ("zero_channels.wav", "0 channels"),
         ("huge_length.wav", "declares"),
         ("zero_samples.wav", "zero samples"),
-        ("mulaw.wav", "unsupported encoding"),
+        ("ima_adpcm.wav", "unsupported encoding"),
         ("garbage.flac", "FLAC"),
     ];
     for (file, needle) in expect {

@@ -5,8 +5,10 @@
 //! resampler in [`mod@resample`].
 //!
 //! Samples are scaled to `[-1, 1)`: integer PCM is divided by `2^(bits-1)` (8-bit
-//! WAV is unsigned and is centred first), 32-bit float WAV is taken as is. Multi-
-//! channel audio is mixed down by averaging the channels.
+//! WAV is unsigned and is centred first), 32-bit float WAV is taken as is, and
+//! G.711 A-law / μ-law bytes are expanded to 16-bit values (as ITU-T G.711 and SoX
+//! do) and divided by 2^15. Multi-channel audio is mixed down by averaging the
+//! channels.
 //!
 //! Reading never panics on bad input: every problem (missing file, not a WAV or
 //! FLAC, truncated header or data, zero samples, unsupported encoding, NaN or

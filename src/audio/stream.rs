@@ -85,8 +85,8 @@ impl AudioStream {
     /// socket), called `name` in errors. Its length may be unknown: writers that
     /// cannot seek back to fix the header (`arecord`, `sox ... -t wav -`) declare a
     /// placeholder, and the audio then runs to the end of the stream. PCM of 8 to
-    /// 32 bits and 32-bit float, any rate and channel count. The header is read
-    /// here.
+    /// 32 bits, 32-bit float and G.711 A-law / μ-law, any rate and channel count.
+    /// The header is read here.
     pub fn from_pipe(name: &Path, reader: Box<dyn std::io::Read + Send>) -> Result<Self> {
         let pipe = PipeWav::open(name, reader)?;
         Ok(AudioStream {

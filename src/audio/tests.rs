@@ -166,8 +166,10 @@ fn malformed_inputs_give_named_errors() {
     assert!(err_of(&d, "zero_rate.wav", &zero_rate).contains("0 Hz"));
     let no_data = wav_bytes(1, 1, 16_000, 16, 0, &[]);
     assert!(err_of(&d, "nodata.wav", &no_data).contains("zero samples"));
-    let mulaw = wav_bytes(7, 1, 8_000, 8, 2, &[0, 1]);
-    assert!(err_of(&d, "mulaw.wav", &mulaw).contains("unsupported encoding"));
+    let adpcm = wav_bytes(0x11, 1, 8_000, 4, 2, &[0, 1]);
+    assert!(err_of(&d, "adpcm.wav", &adpcm).contains("0x0011 (IMA ADPCM)"));
+    let mulaw16 = wav_bytes(7, 1, 8_000, 16, 2, &[0, 1]);
+    assert!(err_of(&d, "mulaw16.wav", &mulaw16).contains("16-bit G.711"));
     let f64wav = wav_bytes(3, 1, 8_000, 64, 8, &[0; 8]);
     assert!(err_of(&d, "f64.wav", &f64wav).contains("unsupported encoding"));
     let odd = wav_bytes(1, 1, 16_000, 16, 3, &[0, 1, 0]);
@@ -348,7 +350,7 @@ fn bad_pipe_streams_give_named_errors() {
     assert!(err(b"RIFF\0\0\0\0WAVE".to_vec()).contains("no fmt chunk"));
     let ok = wav_bytes(1, 1, 16_000, 16, 0, &[0, 0]);
     assert!(err(ok[..40].to_vec()).contains("no data chunk"));
-    assert!(err(wav_bytes(6, 1, 8_000, 8, 0, &[0])).contains("A-law"));
+    assert!(err(wav_bytes(2, 1, 8_000, 4, 0, &[0])).contains("MS ADPCM"));
     assert!(err(wav_bytes(1, 0, 16_000, 16, 0, &[])).contains("0 channels"));
     let mut data_first = b"RIFF\0\0\0\0WAVEdata\0\0\0\0".to_vec();
     data_first.extend_from_slice(&[0; 8]);
@@ -382,4 +384,34 @@ fn random_pipe_bytes_never_panic() {
             }
         }
     }
+}
+
+#[test]
+fn g711_decodes_every_code_as_sox_does() {
+    // tests/data/g711: every A-law and mu-law byte at 8 kHz, and SoX 14.4.2's
+    // decoding of each to 16-bit PCM (make.py there).
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/g711");
+    for law in ["mulaw", "alaw"] {
+        let coded = dir.join(format!("{law}_all.wav"));
+        let sox = read_audio(&dir.join(format!("{law}_all.s16.wav"))).unwrap();
+        let ours = read_audio(&coded).unwrap();
+        assert_eq!(ours.sample_rate, 8_000);
+        assert_eq!(ours.samples, sox.samples, "{law}");
+        // Block by block, and front to back from a pipe: the same samples.
+        let mut stream = AudioStream::open(&coded).unwrap();
+        assert_eq!(stream.num_samples(), 256);
+        assert_eq!(drain(&mut stream, 37), sox.samples, "{law} in blocks");
+        let mut piped = pipe(std::fs::read(&coded).unwrap()).unwrap();
+        assert_eq!(drain(&mut piped, 37), sox.samples, "{law} from a pipe");
+    }
+    // The extremes, from G.711's tables.
+    use super::wav::{alaw, mulaw};
+    assert_eq!(
+        (mulaw(0x00), mulaw(0x80), mulaw(0xFF), mulaw(0x7F)),
+        (-32_124, 32_124, 0, 0)
+    );
+    assert_eq!(
+        (alaw(0xD5), alaw(0x55), alaw(0xAA), alaw(0x2A)),
+        (8, -8, 32_256, -32_256)
+    );
 }

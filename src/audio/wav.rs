@@ -1,4 +1,5 @@
-//! WAV reading: our own check of the RIFF chunk layout, then hound for the samples.
+//! WAV reading: our own check of the RIFF chunk layout, then hound for the samples
+//! (PCM and float) or our own G.711 A-law / μ-law expansion, which hound lacks.
 //!
 //! hound is robust, but it trusts the declared data length, so the chunk walk
 //! below checks first that the header is complete, that the encoding is one we
@@ -14,6 +15,10 @@ use crate::error::{Error, Result};
 const TAG_PCM: u16 = 1;
 /// `WAVE_FORMAT_IEEE_FLOAT`.
 const TAG_FLOAT: u16 = 3;
+/// `WAVE_FORMAT_ALAW` (ITU-T G.711 A-law, 8 bits).
+const TAG_ALAW: u16 = 6;
+/// `WAVE_FORMAT_MULAW` (ITU-T G.711 μ-law, 8 bits).
+const TAG_MULAW: u16 = 7;
 /// `WAVE_FORMAT_EXTENSIBLE` (the real tag is the first two bytes of the sub-format GUID).
 const TAG_EXTENSIBLE: u16 = 0xFFFE;
 
@@ -27,10 +32,17 @@ struct Format {
     bits: u16,
 }
 
+/// Where a WAV file's samples come from: hound for PCM and float, our own
+/// front-to-back reader for G.711 (which hound does not read).
+enum Samples {
+    Hound(hound::WavReader<std::io::BufReader<std::fs::File>>),
+    G711(Box<PipeWav>),
+}
+
 /// An open, validated WAV file whose samples are read block by block.
 pub(crate) struct WavSource {
     path: std::path::PathBuf,
-    reader: hound::WavReader<std::io::BufReader<std::fs::File>>,
+    reader: Samples,
     float: bool,
     channels: usize,
     scale: f64,
@@ -117,8 +129,23 @@ impl WavSource {
             return Err(bad("contains zero samples".into()));
         }
 
-        // ---- decode with hound ----
         file.seek(SeekFrom::Start(0)).map_err(io)?;
+        if fmt.tag == TAG_ALAW || fmt.tag == TAG_MULAW {
+            let mut pipe = PipeWav::open(path, Box::new(std::io::BufReader::new(file)))?;
+            pipe.left = Some(data_len);
+            return Ok(WavSource {
+                path: path.to_path_buf(),
+                float: false,
+                channels: fmt.channels as usize,
+                scale: 1.0,
+                num_frames: data_len / frame_bytes,
+                frames_read: 0,
+                sample_rate: fmt.sample_rate,
+                reader: Samples::G711(Box::new(pipe)),
+            });
+        }
+
+        // ---- decode with hound ----
         let reader = hound::WavReader::new(std::io::BufReader::new(file))
             .map_err(|e| bad(hound_message(e)))?;
         let spec = reader.spec();
@@ -139,7 +166,7 @@ impl WavSource {
             num_frames: data_len / frame_bytes,
             frames_read: 0,
             sample_rate: spec.sample_rate,
-            reader,
+            reader: Samples::Hound(reader),
         })
     }
 
@@ -148,20 +175,30 @@ impl WavSource {
         let left = self.num_frames - self.frames_read;
         let n = (max_frames as u64).min(left) as usize;
         let want = n * self.channels;
-        let got = if self.float {
-            mix_down(
-                self.reader.samples::<f32>().take(want),
+        let got = match &mut self.reader {
+            Samples::G711(pipe) => {
+                let mut out = Vec::with_capacity(n);
+                while out.len() < n {
+                    let block = pipe.read_block(n - out.len())?;
+                    if block.is_empty() {
+                        break;
+                    }
+                    out.extend(block);
+                }
+                Ok(out)
+            }
+            Samples::Hound(reader) if self.float => mix_down(
+                reader.samples::<f32>().take(want),
                 self.channels,
                 n,
                 self.scale,
-            )
-        } else {
-            mix_down(
-                self.reader.samples::<i32>().take(want),
+            ),
+            Samples::Hound(reader) => mix_down(
+                reader.samples::<i32>().take(want),
                 self.channels,
                 n,
                 self.scale,
-            )
+            ),
         };
         let samples = got.map_err(|e| Error::Audio {
             path: self.path.clone(),
@@ -218,6 +255,14 @@ fn check_format(f: &Format) -> std::result::Result<(), String> {
                 ));
             }
         }
+        TAG_ALAW | TAG_MULAW => {
+            if f.bits != 8 {
+                return Err(format!(
+                    "unsupported encoding: {}-bit G.711 (only 8-bit A-law and mu-law are read)",
+                    f.bits
+                ));
+            }
+        }
         TAG_FLOAT => {
             if f.bits != 32 {
                 return Err(format!(
@@ -229,14 +274,12 @@ fn check_format(f: &Format) -> std::result::Result<(), String> {
         t => {
             let name = match t {
                 2 => " (MS ADPCM)",
-                6 => " (A-law)",
-                7 => " (mu-law)",
                 0x11 => " (IMA ADPCM)",
                 0x55 => " (MP3)",
                 _ => "",
             };
             return Err(format!(
-                "unsupported encoding: WAV format tag 0x{t:04x}{name}; only PCM and 32-bit float are read"
+                "unsupported encoding: WAV format tag 0x{t:04x}{name}; only PCM, 32-bit float, A-law and mu-law are read"
             ));
         }
     }
@@ -412,6 +455,8 @@ impl PipeWav {
         let sample = |b: &[u8]| -> f64 {
             match (f.tag, width) {
                 (TAG_FLOAT, _) => f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                (TAG_MULAW, _) => f64::from(mulaw(b[0])) / 32_768.0,
+                (TAG_ALAW, _) => f64::from(alaw(b[0])) / 32_768.0,
                 (_, 1) => (f64::from(b[0]) - 128.0) / 128.0,
                 (_, 2) => f64::from(i16::from_le_bytes([b[0], b[1]])) / 32_768.0,
                 (_, 3) => f64::from(i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8) / 8_388_608.0,
@@ -426,4 +471,27 @@ impl PipeWav {
             })
             .collect())
     }
+}
+
+/// One ITU-T G.711 μ-law byte as a 16-bit linear sample (±32 124 at most).
+pub(crate) fn mulaw(byte: u8) -> i16 {
+    let u = !byte;
+    let exponent = (u >> 4) & 0x07;
+    let mantissa = i32::from(u & 0x0F);
+    let magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84;
+    let v = if u & 0x80 != 0 { -magnitude } else { magnitude };
+    v as i16
+}
+
+/// One ITU-T G.711 A-law byte as a 16-bit linear sample (±32 256 at most).
+pub(crate) fn alaw(byte: u8) -> i16 {
+    let a = byte ^ 0x55;
+    let exponent = (a >> 4) & 0x07;
+    let mantissa = i32::from(a & 0x0F);
+    let mut magnitude = (mantissa << 4) + 8;
+    if exponent > 0 {
+        magnitude = (magnitude + 0x100) << (exponent - 1);
+    }
+    let v = if a & 0x80 != 0 { magnitude } else { -magnitude };
+    v as i16
 }

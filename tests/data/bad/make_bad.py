@@ -41,8 +41,9 @@ def main():
         "huge_length.wav": header(data_len=0xFFFFFFF0, data=pcm),
         # a valid header with no samples at all
         "zero_samples.wav": header(data=b""),
-        # mu-law: a real WAV encoding hark does not read
-        "mulaw.wav": header(tag=7, bits=8, rate=8000, data=bytes(range(0, 256, 16))),
+        # IMA ADPCM: a real WAV encoding hark does not read (mu-law, which this
+        # battery held until session 10, is read now)
+        "ima_adpcm.wav": header(tag=0x11, bits=4, rate=8000, data=bytes(range(0, 256, 16))),
         # a FLAC signature followed by garbage
         "garbage.flac": b"fLaC" + bytes(random.Random(8).randrange(256) for _ in range(200)),
     }
