@@ -402,11 +402,7 @@ impl Recognizer {
         // The same samples as `audio::load_16k`.
         let mut samples = Vec::new();
         stream.read(usize::MAX, &mut samples)?;
-        let rate = stream.sample_rate();
-        if rate != crate::audio::SAMPLE_RATE_HZ {
-            samples = crate::audio::resample(&Waveform::new(samples, rate), 16_000)?.samples;
-        }
-        self.transcribe(&samples)
+        self.transcribe(&crate::audio::to_16k(samples, stream.sample_rate())?)
     }
 
     /// Transcribes a file of any length piece by piece: reads it in blocks, cuts

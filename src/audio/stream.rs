@@ -22,7 +22,6 @@ use std::path::{Path, PathBuf};
 
 use super::flac::FlacSource;
 use super::wav::{PipeWav, WavSource};
-use super::{SAMPLE_RATE_HZ, Waveform};
 use crate::error::{Error, Result};
 
 /// A mono audio file read in blocks at its own sample rate.
@@ -445,11 +444,7 @@ impl Chunker {
         let piece = std::mem::replace(&mut self.buf, rest);
         let start_secs = self.buf_start as f64 / rate as f64;
         self.buf_start += cut as u64;
-        let samples = if rate == SAMPLE_RATE_HZ {
-            piece
-        } else {
-            super::resample(&Waveform::new(piece, rate), SAMPLE_RATE_HZ)?.samples
-        };
+        let samples = super::to_16k(piece, rate)?;
         Ok(Chunk {
             start_secs,
             samples,
@@ -460,6 +455,7 @@ impl Chunker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audio::Waveform;
 
     /// A 440 Hz tone of `secs` seconds at 16 kHz.
     fn tone(secs: f64) -> Vec<f32> {

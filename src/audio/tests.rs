@@ -415,3 +415,46 @@ fn g711_decodes_every_code_as_sox_does() {
         (8, -8, 32_256, -32_256)
     );
 }
+
+#[test]
+fn audio_below_16k_gets_a_noise_floor_and_other_rates_do_not() {
+    let tone = |rate: u32| -> Vec<f32> {
+        (0..rate as usize)
+            .map(|i| 0.3 * (2.0 * std::f32::consts::PI * 440.0 * i as f32 / rate as f32).sin())
+            .collect()
+    };
+    // 16 kHz passes untouched; 44.1 kHz is only resampled.
+    assert_eq!(to_16k(tone(16_000), 16_000).unwrap(), tone(16_000));
+    let plain = resample(&Waveform::new(tone(44_100), 44_100), 16_000).unwrap();
+    assert_eq!(to_16k(tone(44_100), 44_100).unwrap(), plain.samples);
+    // 8 kHz: resampled, plus white noise UPSAMPLED_NOISE_FLOOR_SNR_DB below the
+    // tone, the same each time.
+    let plain = resample(&Waveform::new(tone(8_000), 8_000), 16_000)
+        .unwrap()
+        .samples;
+    let ours = to_16k(tone(8_000), 8_000).unwrap();
+    assert_eq!(ours, to_16k(tone(8_000), 8_000).unwrap());
+    let power = |v: &[f32]| v.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / v.len() as f64;
+    let noise: Vec<f32> = ours.iter().zip(&plain).map(|(a, b)| a - b).collect();
+    let snr = 10.0 * (power(&plain) / power(&noise)).log10();
+    assert!(
+        (snr - UPSAMPLED_NOISE_FLOOR_SNR_DB).abs() < 0.5,
+        "SNR {snr} dB"
+    );
+    // The band above 4 kHz is no longer digitally silent: its energy is the noise's.
+    let high = |v: &[f32]| -> f64 {
+        // Energy after six first differences, a high-pass that takes the 440 Hz
+        // tone down by 92 dB and leaves white noise at about +13 dB.
+        let mut d: Vec<f64> = v.iter().map(|&x| f64::from(x)).collect();
+        for _ in 0..6 {
+            d = d.windows(2).map(|w| w[1] - w[0]).collect();
+        }
+        d.iter().map(|x| x * x).sum()
+    };
+    assert!(
+        high(&ours) > 10.0 * high(&plain),
+        "{} vs {}",
+        high(&ours),
+        high(&plain)
+    );
+}
