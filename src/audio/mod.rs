@@ -192,7 +192,7 @@ pub fn load_16k(path: &Path) -> Result<Waveform> {
 pub const UPSAMPLED_NOISE_FLOOR_SNR_DB: f64 = 30.0;
 
 /// Mono samples at `rate` as 16 kHz, the rate every hark stage consumes: resampled
-/// ([`resample`]), and when `rate` is below 16 kHz (telephone audio, 8 kHz) given a
+/// ([`resample()`]), and when `rate` is below 16 kHz (telephone audio, 8 kHz) given a
 /// white noise floor [`UPSAMPLED_NOISE_FLOOR_SNR_DB`] below the signal (seeded by
 /// the length, so the same input always gives the same samples). Upsampling leaves
 /// the band above the source's Nyquist frequency digitally silent, a log energy the
