@@ -220,32 +220,37 @@ fn write_one(
             }
             Ok(())
         }
-        "srt" => {
-            for (i, (s, e, text)) in cues(t).into_iter().enumerate() {
-                writeln!(
-                    out,
-                    "{}\n{} --> {}\n{text}\n",
-                    i + 1,
-                    timestamp(s, ','),
-                    timestamp(e, ',')
-                )?;
-            }
-            Ok(())
-        }
+        "srt" => write_cues(out, t, true, &mut 0),
         _ => {
             // vtt: the header is written once by the caller.
             writeln!(out, "NOTE {}\n", path.display())?;
-            for (s, e, text) in cues(t) {
-                writeln!(
-                    out,
-                    "{} --> {}\n{text}\n",
-                    timestamp(s, '.'),
-                    timestamp(e, '.')
-                )?;
-            }
-            Ok(())
+            write_cues(out, t, false, &mut 0)
         }
     }
+}
+
+/// Writes `t`'s subtitle cues as SRT (numbered from `*count + 1`) or WebVTT,
+/// counting them in `count`.
+fn write_cues(
+    out: &mut impl Write,
+    t: &Transcript,
+    srt: bool,
+    count: &mut usize,
+) -> std::io::Result<()> {
+    let sep = if srt { ',' } else { '.' };
+    for (s, e, text) in cues(t) {
+        *count += 1;
+        if srt {
+            writeln!(out, "{count}")?;
+        }
+        writeln!(
+            out,
+            "{} --> {}\n{text}\n",
+            timestamp(s, sep),
+            timestamp(e, sep)
+        )?;
+    }
+    Ok(())
 }
 
 /// Runs `hark transcribe`.
@@ -366,22 +371,7 @@ fn run_live(
         }
         let mut piece: Vec<u8> = Vec::new();
         match args.format.as_str() {
-            "srt" | "vtt" => {
-                let srt = args.format == "srt";
-                for (s, e, text) in cues(&t) {
-                    cue_no += 1;
-                    if srt {
-                        writeln!(piece, "{cue_no}")?;
-                    }
-                    let sep = if srt { ',' } else { '.' };
-                    writeln!(
-                        piece,
-                        "{} --> {}\n{text}\n",
-                        timestamp(s, sep),
-                        timestamp(e, sep)
-                    )?;
-                }
-            }
+            f @ ("srt" | "vtt") => write_cues(&mut piece, &t, f == "srt", &mut cue_no)?,
             f => write_one(&mut piece, Path::new("-"), &t, f, &args.decoder)?,
         }
         emit(&piece)?;
