@@ -90,7 +90,7 @@ impl AudioStream {
         let pipe = PipeWav::open(name, reader)?;
         Ok(AudioStream {
             path: name.to_path_buf(),
-            sample_rate: pipe.sample_rate,
+            sample_rate: pipe.sample_rate(),
             num_samples: 0,
             samples_read: 0,
             source: Source::Pipe(Box::new(pipe)),

@@ -345,8 +345,6 @@ pub(crate) struct PipeWav {
     /// Bytes of audio left when the header declares a usable length.
     left: Option<u64>,
     ended: bool,
-    /// Sample rate, Hz.
-    pub(super) sample_rate: u32,
 }
 
 /// Declared data lengths at or above this are placeholders of streaming writers.
@@ -397,7 +395,6 @@ impl PipeWav {
                         format: fmt,
                         left,
                         ended: false,
-                        sample_rate: fmt.sample_rate,
                     });
                 }
                 b"fmt " => {
@@ -426,6 +423,11 @@ impl PipeWav {
                 }
             }
         }
+    }
+
+    /// Sample rate, Hz.
+    pub(super) fn sample_rate(&self) -> u32 {
+        self.format.sample_rate
     }
 
     /// Reads up to `max_frames` sample frames (at most 65 536), mixed to mono; an
